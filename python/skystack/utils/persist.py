@@ -103,7 +103,7 @@ def dump_persistable(obj: Any) -> dict[str, Any]:
             f"{type(obj).__qualname__} is not a registered persistable class; "
             "decorate it with @register_persistable('Name')"
         )
-    data = obj.to_dict()
+    data = obj.to_dict()  # type: ignore[attr-defined]
     if "type" in data:
         raise PersistenceError(f"{type(obj).__qualname__}.to_dict() must not use the reserved key 'type'")
     return {"type": name, **data}
