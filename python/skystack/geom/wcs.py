@@ -22,6 +22,7 @@ own ``WCS.to_header`` keeps only 13 significant digits.
 from __future__ import annotations
 
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -341,6 +342,14 @@ def _maybe_scalar(a: np.ndarray, scalar: bool) -> Any:
     return float(a[0]) if scalar else a
 
 
+# Keywords of a primary (not alternate) celestial WCS, with SIP and TPV distortion terms.
+_WCS_KEYWORD = re.compile(
+    r"^(WCSAXES|CTYPE\d|CUNIT\d|CRPIX\d|CRVAL\d|CDELT\d|CD\d_\d|PC\d_\d|PV\d_\d+|PS\d_\d+|CROTA\d"
+    r"|LONPOLE|LATPOLE|RADESYS|RADECSYS|EQUINOX|EPOCH|MJD-OBS|MJDREF|DATE-OBS|NAXIS\d?"
+    r"|(A|B|AP|BP)_(ORDER|DMAX|\d+_\d+))$"
+)
+
+
 @register_persistable("SkyWcs")
 class SkyWcs:
     """A celestial world coordinate system: 0-based pixel ↔ (ra, dec).
@@ -371,7 +380,17 @@ class SkyWcs:
                 f"SkyWcs needs a two-axis celestial WCS with longitude first, got naxis={wcs.naxis} "
                 f"CTYPE={list(wcs.wcs.ctype)}; pass wcs.celestial (or reorder the axes) instead"
             )
-        self._wcs = wcs.deepcopy()
+        self._setup(wcs.deepcopy())
+
+    @classmethod
+    def _adopt(cls, wcs: WCS) -> SkyWcs:
+        """Wrap a WCS this module has just built (no defensive copy)."""
+        obj = cls.__new__(cls)
+        obj._setup(wcs)
+        return obj
+
+    def _setup(self, wcs: WCS) -> None:
+        self._wcs = wcs
         self._wcs.wcs.set()
         self._header_text: str | None = None
         self._fast = _TanSip.from_wcs(self._wcs)
@@ -413,6 +432,37 @@ class SkyWcs:
         """
         if not isinstance(header, fits.Header):
             raise TypeError(f"from_fits_header needs an astropy.io.fits.Header, got {type(header)!r}")
+        return cls._from_parsed_header(header, lambda key: header.get(key))
+
+    @classmethod
+    def from_header_text(cls, text: str) -> SkyWcs:
+        """Read the celestial WCS of a FITS header given as its raw text (80-character cards).
+
+        Faster than `from_fits_header` when a reader already holds the header bytes: wcslib
+        parses the text directly, without building and verifying an astropy ``Header``.
+
+        Raises
+        ------
+        ValueError
+            If the header has no valid celestial WCS; the message names the problem.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"from_header_text needs the header as str, got {type(text)!r}")
+        # astropy verifies every card of the header it is given, twice; hand it only the cards
+        # of the primary WCS (no alternate-WCS or unrelated keywords).
+        cards = [text[i : i + 80] for i in range(0, len(text) - 79, 80)]
+        text = "".join(c for c in cards if _WCS_KEYWORD.match(c[:8].rstrip()))
+
+        def lookup(key: str) -> str | None:
+            for start in range(0, len(text) - 79, 80):
+                if text[start : start + 8].rstrip() == key:
+                    return text[start + 10 : start + 80].split("/")[0].strip().strip("'").strip()
+            return None
+
+        return cls._from_parsed_header(text, lookup)
+
+    @classmethod
+    def _from_parsed_header(cls, header: fits.Header | str, lookup: Any) -> SkyWcs:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FITSFixedWarning)
@@ -420,14 +470,14 @@ class SkyWcs:
         except Exception as err:  # astropy raises many types for malformed WCS keywords
             raise ValueError(f"FITS header has an invalid WCS: {type(err).__name__}: {err}") from err
         if not wcs.has_celestial:
-            ctypes = [header.get(f"CTYPE{i}") for i in (1, 2)]
+            ctypes = [lookup(f"CTYPE{i}") for i in (1, 2)]
             raise ValueError(
                 f"FITS header has no celestial WCS (CTYPE1/CTYPE2 = {ctypes}); "
                 "a sky WCS needs RA/DEC (or GLON/GLAT …) CTYPE keywords"
             )
         if wcs.naxis != 2:
             wcs = wcs.celestial
-        return cls(wcs)
+        return cls._adopt(wcs)
 
     @classmethod
     def from_tan(cls, crval: SpherePoint, crpix: Point2D, cd_matrix: npt.ArrayLike) -> SkyWcs:

@@ -23,7 +23,7 @@ from skystack.utils.persist import register_persistable
 __all__ = ["IdFactory"]
 
 
-@register_persistable("skystack.IdFactory")
+@register_persistable("IdFactory")
 class IdFactory:
     """Hands out unique source ids with an exposure id in the high bits.
 
