@@ -34,7 +34,7 @@ def test_mad_stats_and_masks() -> None:
         sigma_clipped_stats(values, n_sigma=0)
 
 
-@pytest.mark.filterwarnings("ignore::astropy.io.fits.verify.VerifyWarning")
+@pytest.mark.filterwarnings("ignore::astropy.utils.exceptions.AstropyUserWarning")
 def test_task_on_real_image(real_data_dir) -> None:  # type: ignore[no-untyped-def]
     """The sep test image has a SExtractor background map: our sky level must agree with it."""
     data = fits.getdata(real_data_dir / "sep_ntt_emmi" / "image.fits").astype(np.float64)
