@@ -33,6 +33,7 @@ from ..utils.persist import (
     load_persistable,
     register_persistable,
 )
+from .binned_statistics import binned_statistics
 
 __all__ = ["BackgroundList", "BackgroundModel", "Interpolation", "Statistic"]
 
@@ -78,14 +79,6 @@ def _interp_axis0(nodes: np.ndarray, values: np.ndarray, targets: np.ndarray, ki
 def _bin_edges(n: int, bin_size: int) -> np.ndarray:
     n_bins = max(1, round(n / bin_size))
     return np.round(np.linspace(0, n, n_bins + 1)).astype(np.intp)
-
-
-def _gather_index(edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index array ``(n_bins, max_len)`` of each bin's pixels (clipped) and its validity mask."""
-    lengths = np.diff(edges)
-    index = edges[:-1, None] + np.arange(lengths.max())[None, :]
-    valid = index < edges[1:, None]
-    return np.minimum(index, edges[-1] - 1), valid
 
 
 @register_persistable("BackgroundModel")
@@ -227,51 +220,20 @@ class BackgroundModel:
             )
         y_edges = _bin_edges(array.shape[0], int(bin_size))
         x_edges = _bin_edges(array.shape[1], int(bin_size))
-        rows, row_ok = _gather_index(y_edges)
-        cols, col_ok = _gather_index(x_edges)
-        # Gather into (n_by, bh, n_bx, bw): one float64 copy of the image, laid out by bins.
-        data = array[rows[:, :, None, None], cols[None, None, :, :]].astype(np.float64, copy=False)
-        good = row_ok[:, :, None, None] & col_ok[None, None, :, :] & np.isfinite(data)
-        if mask is not None:
-            good &= np.asarray(mask)[rows[:, :, None, None], cols[None, None, :, :]] == 0
-        data[~good] = np.nan
-        n_by, n_bx = rows.shape[0], cols.shape[0]
-        data = data.transpose(0, 2, 1, 3).reshape(n_by, n_bx, -1)
-        bin_area = np.diff(y_edges)[:, None] * np.diff(x_edges)[None, :]
-        values = cls._bin_statistic(data, statistic, float(n_sigma), int(n_iter))
-        usable = good.sum(axis=(1, 3)) >= np.maximum(1, np.ceil(float(min_fraction) * bin_area))
-        values[~usable] = np.nan
+        values, _ = binned_statistics(
+            array,
+            y_edges,
+            x_edges,
+            mask=None if mask is None else np.asarray(mask),
+            statistic=statistic,
+            n_sigma=float(n_sigma),
+            n_iter=int(n_iter),
+            min_fraction=float(min_fraction),
+        )
         values = cls._fill_empty(values)
         x_centers = bbox.min_x + 0.5 * (x_edges[:-1] + x_edges[1:]) - 0.5
         y_centers = bbox.min_y + 0.5 * (y_edges[:-1] + y_edges[1:]) - 0.5
         return cls(values, x_centers, y_centers, bbox, interpolation)
-
-    @staticmethod
-    def _bin_statistic(data: np.ndarray, statistic: str, n_sigma: float, n_iter: int) -> np.ndarray:
-        """Statistic over the last axis of ``(n_by, n_bx, n_pix)`` with NaNs as missing."""
-        import warnings
-
-        valid = ~np.isnan(data)
-        all_valid = bool(valid.all())
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN bins are handled by the caller
-            if statistic == "median":
-                return np.median(data, axis=-1) if all_valid else np.nanmedian(data, axis=-1)
-            # Clipped mean by masked sums (much faster than repeated nanmean/nanstd).
-            filled = np.where(valid, data, 0.0)
-            if n_iter <= 0:
-                return filled.sum(axis=-1) / valid.sum(axis=-1)
-            percentile = np.percentile if all_valid else np.nanpercentile
-            q25, center, q75 = percentile(data, [25.0, 50.0, 75.0], axis=-1)
-            sigma = 0.7413 * (q75 - q25)
-            for _ in range(n_iter):
-                deviation = np.abs(filled - center[..., None])
-                keep = valid & ((deviation <= n_sigma * sigma[..., None]) | (sigma <= 0)[..., None])
-                count = keep.sum(axis=-1)
-                center = np.where(keep, filled, 0.0).sum(axis=-1) / count
-                residual = np.where(keep, filled - center[..., None], 0.0)
-                sigma = np.sqrt(np.einsum("...i,...i->...", residual, residual) / count)
-            return center
 
     @staticmethod
     def _fill_empty(values: np.ndarray) -> np.ndarray:

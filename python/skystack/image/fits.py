@@ -49,6 +49,7 @@ import numpy as np
 from astropy.io import fits
 
 from skystack.geom import Box2I
+from skystack.utils.byteswap import byteswap_inplace
 from skystack.utils.persist import (
     PersistenceError,
     dump_persistable,
@@ -500,7 +501,7 @@ def _read_uncompressed(ffile: _FitsFile, hdu: _Hdu, file_bbox: Box2I, bbox: Box2
                 if stream.readinto(chunk.data.cast("B")) != chunk.nbytes:
                     raise FitsError(ffile.path, f"file ends inside the pixels of extension {hdu.name}")
                 if not raw.isnative:
-                    chunk.byteswap(inplace=True)  # while the chunk is still in cache
+                    byteswap_inplace(chunk)  # while the chunk is still in cache
     else:
         mapped = np.memmap(ffile.path, dtype=raw, mode="r", offset=hdu.data_offset, shape=file_bbox.shape)
         data = np.array(mapped[bbox.slices(file_bbox.xy0)], dtype=native, copy=True)
