@@ -4,6 +4,7 @@
 - ``skystack show-config TASK``: a task's resolved config after overrides, with field history.
 - ``skystack smoke``: run a small task on a simulated image end to end (the smoke job used by
   the README's Quick start until the demo pipeline exists).
+- ``skystack qa-metrics FILE``: the SRD metrics (PA1, AM1, TE1, ...) of a matched catalog.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 import click
 
 from .common import log_level_option, version_option
+from .qa import qa_metrics
 
 __all__ = ["main"]
 
@@ -153,6 +155,8 @@ def smoke(size: int, seed: int, overrides: tuple[str, ...], files: tuple[str, ..
         sys.exit(1)
     click.echo("smoke job OK")
 
+
+main.add_command(qa_metrics)
 
 if __name__ == "__main__":
     main()
