@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: venv install dev lint test demo bench clean
+.PHONY: venv install dev lint services test demo bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "skystack needs Python >= 3.11; run: make PYTHON=python3.11 ...")'
@@ -26,8 +26,16 @@ lint: install
 	$(BIN)/ruff format --check python tests benchmarks bin setup.py
 	$(BIN)/mypy
 
+# Registry tests also run on PostgreSQL when CI=true (127.0.0.1:5432, database "test"): start the
+# machine's cluster if it is installed but not running.
+services:
+	@if [ "$$CI" = "true" ] && command -v pg_isready >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then \
+		echo "starting PostgreSQL"; \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql | head -n 1) main start || true; \
+	fi
+
 # Runs the whole suite against the installed package; pytest's exit code 5 (no test ran) fails.
-test: install lint
+test: install lint services
 	@rc=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

@@ -1,0 +1,64 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The Butler data repository: dimensions, data IDs, timespans and the SQL registry.
+
+Importing this package loads SQLAlchemy and lsst.sphgeom but not astropy (needed only to convert
+`Timespan` bounds to and from `astropy.time.Time`) or numpy.
+"""
+
+from .dimensions import (
+    DataCoordinate,
+    DataIdError,
+    DataIdValue,
+    DimensionElement,
+    DimensionGroup,
+    DimensionRecord,
+    DimensionUniverse,
+    DimensionUniverseError,
+)
+from .registry import (
+    CalibrationLookupError,
+    CollectionCycleError,
+    CollectionType,
+    CollectionTypeError,
+    ConflictingDefinitionError,
+    DatasetIdGenEnum,
+    DatasetRef,
+    DatasetType,
+    DatasetTypeError,
+    InvalidNameError,
+    MissingCollectionError,
+    MissingDatasetTypeError,
+    Registry,
+    RegistryError,
+    RegistryExistsError,
+    SchemaVersionError,
+)
+from .timespan import Timespan
+
+__all__ = [
+    "CalibrationLookupError",
+    "CollectionCycleError",
+    "CollectionType",
+    "CollectionTypeError",
+    "ConflictingDefinitionError",
+    "DataCoordinate",
+    "DataIdError",
+    "DataIdValue",
+    "DatasetIdGenEnum",
+    "DatasetRef",
+    "DatasetType",
+    "DatasetTypeError",
+    "DimensionElement",
+    "DimensionGroup",
+    "DimensionRecord",
+    "DimensionUniverse",
+    "DimensionUniverseError",
+    "InvalidNameError",
+    "MissingCollectionError",
+    "MissingDatasetTypeError",
+    "Registry",
+    "RegistryError",
+    "RegistryExistsError",
+    "SchemaVersionError",
+    "Timespan",
+]

@@ -1,0 +1,566 @@
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Datasets: bulk insertion, find-first lookups, simple queries, tags, certification, removal."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..dimensions import DataCoordinate, DataIdError
+from ..timespan import Timespan
+from ._collections import CollectionManager, CollectionRecord, CollectionSearch
+from ._dataset_types import DatasetTypeManager, DatasetTypeRecord
+from ._datasets import CollectionType, DatasetIdGenEnum, DatasetRef, DatasetType, make_dataset_id
+from ._db import Database, uuid_from_bytes
+from ._dimension_records import DimensionRecordStorage
+from ._errors import (
+    CalibrationLookupError,
+    CollectionTypeError,
+    ConflictingDefinitionError,
+    DatasetTypeError,
+)
+from ._schema import RegistrySchema
+
+__all__ = ["DatasetStorage"]
+
+_CHUNK = 500
+
+
+def _chunks(items: list[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _overlaps(table: sa.Table, timespan: Timespan) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        table.c.timespan_begin < timespan.end_nsec,
+        table.c.timespan_end > timespan.begin_nsec,
+        table.c.timespan_begin < table.c.timespan_end,
+    )
+
+
+class DatasetStorage:
+    """Reads and writes the ``dataset`` table and the per-dimension-group tag and calib tables."""
+
+    def __init__(
+        self,
+        db: Database,
+        schema: RegistrySchema,
+        collections: CollectionManager,
+        dataset_types: DatasetTypeManager,
+        records: DimensionRecordStorage,
+    ) -> None:
+        self._db = db
+        self._schema = schema
+        self._collections = collections
+        self._types = dataset_types
+        self._records = records
+
+    def _type_record(self, dataset_type: str | DatasetType) -> DatasetTypeRecord:
+        name = dataset_type.name if isinstance(dataset_type, DatasetType) else dataset_type
+        record = self._types.find(name)
+        if isinstance(dataset_type, DatasetType) and dataset_type != record.dataset_type:
+            raise ConflictingDefinitionError(
+                f"dataset type {dataset_type.describe()} differs from the registered "
+                f"{record.dataset_type.describe()}"
+            )
+        return record
+
+    def _collection_of_type(self, name: str, wanted: CollectionType) -> CollectionRecord:
+        record = self._collections.find(name)
+        if record.type is not wanted:
+            raise CollectionTypeError(
+                f"collection {name!r} is {record.type.name}; this operation needs a {wanted.name} collection"
+            )
+        return record
+
+    # -- insertion ------------------------------------------------------------------------------
+
+    def insert(
+        self,
+        dataset_type: str | DatasetType,
+        data_ids: Iterable[Mapping[str, Any] | DataCoordinate],
+        run: str,
+        id_generation: DatasetIdGenEnum,
+    ) -> list[DatasetRef]:
+        """Insert datasets into a RUN; see `Registry.insert_datasets`."""
+        type_record = self._type_record(dataset_type)
+        dtype = type_record.dataset_type
+        group = dtype.dimensions
+        run_record = self._collection_of_type(run, CollectionType.RUN)
+        coords = [DataCoordinate.standardize(d, dimensions=group) for d in data_ids]
+        if not coords:
+            return []
+        mode = DatasetIdGenEnum(id_generation)
+        refs = [DatasetRef(make_dataset_id(dtype.name, c, run, mode), dtype, c, run) for c in coords]
+        dims = group.required
+        dataset_rows = [
+            {"id": r.id, "dataset_type_id": type_record.id, "run_id": run_record.id} for r in refs
+        ]
+        tag_rows = [
+            {
+                "dataset_id": r.id,
+                "dataset_type_id": type_record.id,
+                "collection_id": run_record.id,
+                **dict(zip(dims, r.data_id.values_tuple, strict=True)),
+            }
+            for r in refs
+        ]
+        dataset, tags = self._schema.dataset, type_record.tags
+        deterministic = mode is not DatasetIdGenEnum.UNIQUE
+
+        def run_insert(conn: sa.Connection) -> None:
+            try:
+                with conn.begin_nested():
+                    if deterministic:
+                        conn.execute(
+                            self._db.insert(dataset).on_conflict_do_nothing(index_elements=["id"]),
+                            dataset_rows,
+                        )
+                        conn.execute(
+                            self._db.insert(tags).on_conflict_do_nothing(
+                                index_elements=["dataset_id", "collection_id"]
+                            ),
+                            tag_rows,
+                        )
+                    else:
+                        conn.execute(dataset.insert(), dataset_rows)
+                        conn.execute(tags.insert(), tag_rows)
+            except sa.exc.IntegrityError as err:
+                raise self._diagnose_insert(conn, type_record, run_record, refs, err) from None
+            if deterministic:
+                self._check_existing_ids(conn, type_record, run_record, refs)
+
+        self._db.retry(run_insert)
+        return refs
+
+    def _check_existing_ids(
+        self,
+        conn: sa.Connection,
+        type_record: DatasetTypeRecord,
+        run: CollectionRecord,
+        refs: list[DatasetRef],
+    ) -> None:
+        dataset = self._schema.dataset
+        for chunk in _chunks([r.id for r in refs]):
+            bad = conn.execute(
+                sa.select(dataset.c.id, dataset.c.run_id).where(
+                    dataset.c.id.in_(chunk),
+                    sa.or_(dataset.c.run_id != run.id, dataset.c.dataset_type_id != type_record.id),
+                )
+            ).first()
+            if bad is not None:
+                other = self._collections.by_id(bad.run_id).name
+                raise ConflictingDefinitionError(
+                    f"dataset {bad.id} ({type_record.dataset_type.name}) already exists in run {other!r}; "
+                    "deterministic IDs of mode DATAID_TYPE cannot be inserted into a second run "
+                    f"({run.name!r})"
+                )
+
+    def _diagnose_insert(
+        self,
+        conn: sa.Connection,
+        type_record: DatasetTypeRecord,
+        run: CollectionRecord,
+        refs: list[DatasetRef],
+        err: sa.exc.IntegrityError,
+    ) -> Exception:
+        name = type_record.dataset_type.name
+        dims = type_record.dataset_type.dimensions.required
+        seen: set[tuple[Any, ...]] = set()
+        for ref in refs:
+            key = ref.data_id.values_tuple
+            if key in seen:
+                return ConflictingDefinitionError(
+                    f"data ID {ref.data_id} of {name!r} appears twice in the input"
+                )
+            seen.add(key)
+        tags = type_record.tags
+        columns = sa.tuple_(*(tags.c[d] for d in dims)) if dims else None
+        keys = list(seen)
+        for chunk in _chunks(keys):
+            where = [tags.c.dataset_type_id == type_record.id, tags.c.collection_id == run.id]
+            if columns is not None:
+                where.append(columns.in_(chunk))
+            found = conn.execute(sa.select(*(tags.c[d] for d in dims)).where(*where).limit(5)).all()
+            if found:
+                shown = "; ".join(str(dict(zip(dims, f, strict=True))) for f in found)
+                return ConflictingDefinitionError(
+                    f"{name!r} datasets already exist in run {run.name!r} for data ID(s) {shown}; a run "
+                    "holds one dataset per type and data ID (use another run, or DATAID_TYPE_RUN ids "
+                    "for idempotent inserts)"
+                )
+        rows = [dict(zip(dims, r.data_id.values_tuple, strict=True)) for r in refs]
+        checks = [(d, list(self._records.universe[d].required)) for d in dims]
+        missing = self._records.find_missing_parents(conn, rows, checks)
+        if missing:
+            return DataIdError(
+                f"cannot insert {name!r} datasets: {missing}; insert those dimension records first"
+            )
+        return ConflictingDefinitionError(
+            f"cannot insert {name!r} datasets into run {run.name!r}: {err.orig}"
+        )
+
+    # -- lookups --------------------------------------------------------------------------------
+
+    def find(
+        self,
+        dataset_type: str | DatasetType,
+        given: Mapping[str, Any],
+        collections: CollectionSearch,
+        timespan: Timespan | None,
+    ) -> DatasetRef | None:
+        """Find-first lookup of one dataset; see `Registry.find_dataset`."""
+        type_record = self._type_record(dataset_type)
+        dtype = type_record.dataset_type
+        data_id = DataCoordinate.standardize(given, dimensions=dtype.dimensions)
+        path = self._collections.resolve(collections)
+        rank = {c.id: i for i, c in enumerate(path)}
+        dims = dtype.dimensions.required
+        values = data_id.values_tuple
+        candidates: list[tuple[int, uuid.UUID, int]] = []  # (rank, dataset id, run id)
+        plain = [c.id for c in path if c.type is not CollectionType.CALIBRATION]
+        calib = [c for c in path if c.type is CollectionType.CALIBRATION]
+        dataset = self._schema.dataset
+        with self._db.query() as conn:
+            if plain:
+                tags = type_record.tags
+                stmt = (
+                    sa.select(tags.c.dataset_id, tags.c.collection_id, dataset.c.run_id)
+                    .join(dataset, dataset.c.id == tags.c.dataset_id)
+                    .where(
+                        tags.c.dataset_type_id == type_record.id,
+                        tags.c.collection_id.in_(plain)
+                        if len(plain) > 1
+                        else tags.c.collection_id == plain[0],
+                        *(tags.c[d] == v for d, v in zip(dims, values, strict=True)),
+                    )
+                )
+                candidates.extend((rank[cid], did, rid) for did, cid, rid in conn.execute(stmt))
+            if (
+                calib
+                and type_record.calibs is not None
+                and (not candidates or min(candidates)[0] > rank[calib[0].id])
+            ):
+                if timespan is None:
+                    timespan = self._lookup_timespan(given, calib[0].name, dtype)
+                cal = type_record.calibs
+                stmt = (
+                    sa.select(cal.c.dataset_id, cal.c.collection_id, dataset.c.run_id)
+                    .join(dataset, dataset.c.id == cal.c.dataset_id)
+                    .where(
+                        cal.c.dataset_type_id == type_record.id,
+                        cal.c.collection_id.in_([c.id for c in calib]),
+                        *(cal.c[d] == v for d, v in zip(dims, values, strict=True)),
+                        _overlaps(cal, timespan),
+                    )
+                )
+                found = conn.execute(stmt).all()
+                per_collection: dict[int, set[uuid.UUID]] = {}
+                for did, cid, _ in found:
+                    per_collection.setdefault(cid, set()).add(did)
+                for cid, ids in per_collection.items():
+                    if len(ids) > 1:
+                        raise CalibrationLookupError(
+                            f"{len(ids)} {dtype.name!r} datasets for {data_id} in CALIBRATION collection "
+                            f"{self._collections.by_id(cid).name!r} are valid during {timespan}; "
+                            "narrow the timespan"
+                        )
+                candidates.extend((rank[cid], did, rid) for did, cid, rid in found)
+        if not candidates:
+            return None
+        _, best_id, run_id = min(candidates, key=lambda c: c[0])
+        return DatasetRef(best_id, dtype, data_id, self._collections.by_id(run_id).name)
+
+    def _lookup_timespan(self, given: Mapping[str, Any], collection: str, dtype: DatasetType) -> Timespan:
+        """The timespan of the temporal records named by a data ID (e.g. its exposure's)."""
+        universe = self._records.universe
+        try:
+            full = DataCoordinate.standardize(given, universe=universe)
+        except DataIdError:
+            full = None
+        if full is not None and full.dimensions.temporal:
+            span = self._records.expand(full, given).timespan
+            if span is not None:
+                return span
+        raise CalibrationLookupError(
+            f"finding {dtype.name!r} in CALIBRATION collection {collection!r} needs a time: pass "
+            f"timespan=... or a data ID naming an exposure or visit with a timespan (got {dict(given)})"
+        )
+
+    def get(self, dataset_id: uuid.UUID) -> DatasetRef | None:
+        """The dataset with an ID, or `None`."""
+        dataset = self._schema.dataset
+        with self._db.query() as conn:
+            row = conn.execute(
+                sa.select(dataset.c.dataset_type_id, dataset.c.run_id).where(dataset.c.id == dataset_id)
+            ).first()
+            if row is None:
+                return None
+            type_record = self._types.by_id(row.dataset_type_id)
+            tags = type_record.tags
+            dims = type_record.dataset_type.dimensions.required
+            values = conn.execute(
+                sa.select(*(tags.c[d] for d in dims)).where(
+                    tags.c.dataset_id == dataset_id, tags.c.collection_id == row.run_id
+                )
+            ).one()
+        coord = DataCoordinate.from_trusted(type_record.dataset_type.dimensions, tuple(values), None)
+        return DatasetRef(
+            dataset_id, type_record.dataset_type, coord, self._collections.by_id(row.run_id).name
+        )
+
+    def query_simple(
+        self,
+        dataset_type: str | DatasetType,
+        collections: CollectionSearch,
+        constraints: Mapping[str, Any],
+        find_first: bool,
+    ) -> list[DatasetRef]:
+        """Datasets of one type in a search path; see `Registry.query_datasets_simple`."""
+        type_record = self._type_record(dataset_type)
+        dtype = type_record.dataset_type
+        group = dtype.dimensions
+        dims = group.required
+        for key in constraints:
+            if key not in dims:
+                raise DataIdError(
+                    f"cannot constrain {dtype.name!r} datasets by {key!r}; its data-ID keys are "
+                    f"{', '.join(dims)}"
+                )
+        checked = {k: DataCoordinate.check_value(group.universe, k, v) for k, v in constraints.items()}
+        path = self._collections.resolve(collections)
+        calib = [c for c in path if c.type is CollectionType.CALIBRATION]
+        if calib and find_first:
+            raise CalibrationLookupError(
+                f"a find-first query cannot search CALIBRATION collection {calib[0].name!r} without a time; "
+                "use find_dataset with a timespan, or find_first=False"
+            )
+        plain = [c for c in path if c.type is not CollectionType.CALIBRATION]
+        dataset = self._schema.dataset
+        selects = []
+        for table, records in ((type_record.tags, plain), (type_record.calibs, calib)):
+            if table is None or not records:
+                continue
+            ids = [c.id for c in records]
+            where = [table.c.dataset_type_id == type_record.id, table.c.collection_id.in_(ids)]
+            where.extend(table.c[k] == v for k, v in checked.items())
+            need_join = any(c.type is not CollectionType.RUN for c in records)
+            run_col = dataset.c.run_id if need_join else table.c.collection_id
+            # Raw ids (16 bytes on SQLite) are turned into UUIDs below without a per-row type hook.
+            raw_id = (
+                table.c.dataset_id if not self._db.is_sqlite else sa.type_coerce(table.c.dataset_id, sa.BLOB)
+            )
+            cols = [raw_id.label("dataset_id"), run_col.label("run_id"), *(table.c[d] for d in dims)]
+            if find_first and len(ids) > 1:
+                order = sa.case({cid: i for i, cid in enumerate(ids)}, value=table.c.collection_id)
+                cols.append(
+                    sa.func.row_number()
+                    .over(partition_by=[table.c[d] for d in dims], order_by=order)
+                    .label("rn")
+                )
+            stmt = sa.select(*cols).where(*where)
+            if need_join:
+                stmt = stmt.join(dataset, dataset.c.id == table.c.dataset_id)
+            if find_first and len(ids) > 1:
+                sub = stmt.subquery()
+                stmt = sa.select(*(sub.c[c.name] for c in cols[:-1])).where(sub.c.rn == 1)
+            elif len(ids) > 1 or table is type_record.calibs:
+                stmt = stmt.distinct()
+            selects.append(stmt)
+        refs: list[DatasetRef] = []
+        seen: set[uuid.UUID] = set()
+        dedupe = len(selects) > 1 or not find_first
+        run_names: dict[int, str] = {}
+        make_coordinate = DataCoordinate.from_trusted
+        with self._db.query() as conn:
+            for stmt in selects:
+                for raw, rid, *values in conn.execute(stmt).fetchall():
+                    did = raw if raw.__class__ is uuid.UUID else uuid_from_bytes(raw)
+                    if dedupe:
+                        if did in seen:
+                            continue
+                        seen.add(did)
+                    run = run_names.get(rid)
+                    if run is None:
+                        run = run_names[rid] = self._collections.by_id(rid).name
+                    refs.append(DatasetRef(did, dtype, make_coordinate(group, tuple(values), None), run))
+        return refs
+
+    # -- membership -----------------------------------------------------------------------------
+
+    def _group_by_type(
+        self, refs: Iterable[DatasetRef]
+    ) -> dict[str, tuple[DatasetTypeRecord, list[DatasetRef]]]:
+        out: dict[str, tuple[DatasetTypeRecord, list[DatasetRef]]] = {}
+        for ref in refs:
+            entry = out.get(ref.dataset_type.name)
+            if entry is None:
+                entry = out[ref.dataset_type.name] = (self._type_record(ref.dataset_type), [])
+            entry[1].append(ref)
+        return out
+
+    def _rows(
+        self, type_record: DatasetTypeRecord, collection_id: int, refs: list[DatasetRef]
+    ) -> list[dict[str, Any]]:
+        dims = type_record.dataset_type.dimensions.required
+        return [
+            {
+                "dataset_id": r.id,
+                "dataset_type_id": type_record.id,
+                "collection_id": collection_id,
+                **dict(zip(dims, r.data_id.values_tuple, strict=True)),
+            }
+            for r in refs
+        ]
+
+    def associate(self, collection: str, refs: Iterable[DatasetRef]) -> None:
+        """Add datasets to a TAGGED collection; see `Registry.associate`."""
+        record = self._collection_of_type(collection, CollectionType.TAGGED)
+        groups = self._group_by_type(refs)
+
+        def run(conn: sa.Connection) -> None:
+            for type_record, type_refs in groups.values():
+                stmt = self._db.insert(type_record.tags).on_conflict_do_nothing(
+                    index_elements=["dataset_id", "collection_id"]
+                )
+                try:
+                    with conn.begin_nested():
+                        conn.execute(stmt, self._rows(type_record, record.id, type_refs))
+                except sa.exc.IntegrityError:
+                    raise ConflictingDefinitionError(
+                        f"cannot tag {type_record.dataset_type.name!r} datasets into {collection!r}: "
+                        "another dataset with the same data ID is already tagged there (disassociate it "
+                        "first), or a dataset does not exist"
+                    ) from None
+
+        self._db.retry(run)
+
+    def disassociate(self, collection: str, refs: Iterable[DatasetRef]) -> None:
+        """Remove datasets from a TAGGED collection; see `Registry.disassociate`."""
+        record = self._collection_of_type(collection, CollectionType.TAGGED)
+        groups = self._group_by_type(refs)
+
+        def run(conn: sa.Connection) -> None:
+            for type_record, type_refs in groups.values():
+                tags = type_record.tags
+                for chunk in _chunks([r.id for r in type_refs]):
+                    conn.execute(
+                        tags.delete().where(tags.c.collection_id == record.id, tags.c.dataset_id.in_(chunk))
+                    )
+
+        self._db.retry(run)
+
+    def certify(self, collection: str, refs: Iterable[DatasetRef], timespan: Timespan) -> None:
+        """Certify datasets in a CALIBRATION collection; see `Registry.certify`."""
+        if not isinstance(timespan, Timespan):
+            raise TypeError(f"certify needs a Timespan, got {timespan!r}")
+        record = self._collection_of_type(collection, CollectionType.CALIBRATION)
+        groups = self._group_by_type(refs)
+        for type_record, _ in groups.values():
+            if type_record.calibs is None:
+                raise DatasetTypeError(
+                    f"dataset type {type_record.dataset_type.name!r} is not a calibration type "
+                    "(register it with is_calibration=True to certify it)"
+                )
+
+        def run(conn: sa.Connection) -> None:
+            for type_record, type_refs in groups.values():
+                cal = type_record.calibs
+                assert cal is not None
+                dims = type_record.dataset_type.dimensions.required
+                keys = [r.data_id.values_tuple for r in type_refs]
+                if len(set(keys)) != len(keys):
+                    raise ConflictingDefinitionError(
+                        f"certify: several {type_record.dataset_type.name!r} datasets share a data ID"
+                    )
+                for chunk in _chunks(keys):
+                    where = [cal.c.dataset_type_id == type_record.id, cal.c.collection_id == record.id]
+                    if dims:
+                        where.append(sa.tuple_(*(cal.c[d] for d in dims)).in_(chunk))
+                    clash = conn.execute(
+                        sa.select(*(cal.c[d] for d in dims), cal.c.timespan_begin, cal.c.timespan_end).where(
+                            *where, _overlaps(cal, timespan)
+                        )
+                    ).first()
+                    if clash is not None:
+                        other = Timespan.from_nsec(clash[-2], clash[-1])
+                        clash_id = dict(zip(dims, clash[:-2], strict=True))
+                        raise ConflictingDefinitionError(
+                            f"{type_record.dataset_type.name!r} for {clash_id} "
+                            f"is already certified in {collection!r} for {other}, which overlaps "
+                            f"{timespan}; decertify first"
+                        )
+                rows = self._rows(type_record, record.id, type_refs)
+                for row in rows:
+                    row["timespan_begin"] = timespan.begin_nsec
+                    row["timespan_end"] = timespan.end_nsec
+                conn.execute(cal.insert(), rows)
+
+        self._db.retry(run)
+
+    def decertify(
+        self,
+        collection: str,
+        dataset_type: str | DatasetType,
+        timespan: Timespan,
+        data_ids: Iterable[Mapping[str, Any]] | None,
+    ) -> int:
+        """Remove validity during ``timespan``; see `Registry.decertify`. Returns rows changed."""
+        record = self._collection_of_type(collection, CollectionType.CALIBRATION)
+        type_record = self._type_record(dataset_type)
+        cal = type_record.calibs
+        if cal is None:
+            raise DatasetTypeError(
+                f"dataset type {type_record.dataset_type.name!r} is not a calibration type"
+            )
+        group = type_record.dataset_type.dimensions
+        dims = group.required
+        keys = (
+            None
+            if data_ids is None
+            else [DataCoordinate.standardize(d, dimensions=group).values_tuple for d in data_ids]
+        )
+
+        def run(conn: sa.Connection) -> int:
+            where = [
+                cal.c.dataset_type_id == type_record.id,
+                cal.c.collection_id == record.id,
+                _overlaps(cal, timespan),
+            ]
+            if keys is not None:
+                if not keys:
+                    return 0
+                where.append(sa.tuple_(*(cal.c[d] for d in dims)).in_(keys))
+            rows = conn.execute(sa.select(cal).where(*where)).mappings().all()
+            if not rows:
+                return 0
+            conn.execute(cal.delete().where(cal.c.id.in_([r["id"] for r in rows])))
+            keep = []
+            for row in rows:
+                base = {k: v for k, v in row.items() if k != "id"}
+                if row["timespan_begin"] < timespan.begin_nsec:
+                    keep.append({**base, "timespan_end": timespan.begin_nsec})
+                if row["timespan_end"] > timespan.end_nsec:
+                    keep.append({**base, "timespan_begin": timespan.end_nsec})
+            if keep:
+                conn.execute(cal.insert(), keep)
+            return len(rows)
+
+        return self._db.retry(run)
+
+    def remove(self, refs: Iterable[DatasetRef]) -> int:
+        """Delete datasets and all their associations; see `Registry.remove_datasets`."""
+        ids = list({r.id for r in refs})
+        dataset = self._schema.dataset
+
+        def run(conn: sa.Connection) -> int:
+            count = 0
+            for chunk in _chunks(ids):
+                count += conn.execute(dataset.delete().where(dataset.c.id.in_(chunk))).rowcount
+            return count
+
+        return self._db.retry(run)
