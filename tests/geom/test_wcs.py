@@ -159,6 +159,23 @@ def test_fits_header_and_dict_round_trips_are_exact(key: str, headers: dict[str,
     np.testing.assert_array_equal(dec3, dec1)
 
 
+@pytest.mark.parametrize("key", [*ASTROPY_HEADERS, "real"])
+def test_header_text_parse_equals_full_parse(key: str, headers: dict[str, fits.Header]) -> None:
+    """from_header_text (wcslib + Sip for TAN/TAN-SIP) gives the WCS astropy's parser gives."""
+    names = [n for n in headers if n not in ASTROPY_HEADERS] if key == "real" else [key]
+    for name in names:
+        full = SkyWcs.from_fits_header(headers[name])
+        fast = SkyWcs.from_header_text(headers[name].tostring())
+        assert fast == full, name
+        x, y = _grid(headers[name], 20)
+        ra1, dec1 = full.pixel_to_sky(x, y)
+        ra2, dec2 = fast.pixel_to_sky(x, y)
+        np.testing.assert_array_equal(ra1, ra2)
+        np.testing.assert_array_equal(dec1, dec2)
+        for a, b in zip(full.sky_to_pixel(ra1, dec1), fast.sky_to_pixel(ra1, dec1), strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_full_precision_values_survive() -> None:
     cd = make_cd_matrix(Angle.from_arcseconds(0.2), Angle.from_degrees(33.3333333333333))
     wcs = SkyWcs.from_tan(
