@@ -390,7 +390,7 @@ def _tan_sip_from_cards(cards: list[str]) -> WCS | None:
     wcs = WCS(naxis=2)
     wcs.wcs = prm
     if is_sip:
-        arrays = []
+        arrays: list[np.ndarray | None] = []
         for name in ("A", "B", "AP", "BP"):
             if name not in orders:
                 arrays.append(None)
