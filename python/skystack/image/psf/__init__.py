@@ -7,12 +7,13 @@ reader and a least-squares fit to star stamps). All are persistable with
 `skystack.utils.persist.dump_persistable`.
 """
 
-from .base import Psf, PsfError, measure_moments, sinc_matrix
+from .base import AnalyticPsf, Psf, PsfError, measure_moments, sinc_matrix
 from .gaussian import DoubleGaussianPsf, GaussianPsf
 from .moffat import MoffatPsf
 from .pixel import PixelPsf, polynomial_terms
 
 __all__ = [
+    "AnalyticPsf",
     "DoubleGaussianPsf",
     "GaussianPsf",
     "MoffatPsf",

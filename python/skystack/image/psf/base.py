@@ -25,7 +25,7 @@ import numpy as np
 
 from ...geom.box import Box2I, Extent2I
 
-__all__ = ["Psf", "PsfError", "measure_moments", "sinc_matrix"]
+__all__ = ["AnalyticPsf", "Psf", "PsfError", "measure_moments", "sinc_matrix"]
 
 _FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
 
@@ -251,3 +251,20 @@ class Psf(abc.ABC):
     @staticmethod
     def _fwhm_from_sigma(sigma: float) -> float:
         return _FWHM_PER_SIGMA * sigma
+
+
+class AnalyticPsf(Psf):
+    """Base of the analytic, spatially constant PSF models: a profile on a square stamp.
+
+    Subclasses set ``self._size`` (odd stamp side in pixels) in their constructor.
+    """
+
+    _size: int
+
+    @property
+    def kernel_size(self) -> int:
+        return self._size
+
+    @property
+    def is_spatially_varying(self) -> bool:
+        return False

@@ -21,7 +21,7 @@ import numpy as np
 from scipy.optimize import brentq
 
 from ...utils.persist import register_persistable
-from .base import Psf, PsfError
+from .base import AnalyticPsf, PsfError
 
 __all__ = ["DoubleGaussianPsf", "GaussianPsf"]
 
@@ -39,7 +39,7 @@ def _default_size(sigma: float) -> int:
 
 
 @register_persistable("GaussianPsf")
-class GaussianPsf(Psf):
+class GaussianPsf(AnalyticPsf):
     """A circular Gaussian PSF, constant over the detector.
 
     Parameters
@@ -62,14 +62,6 @@ class GaussianPsf(Psf):
     @property
     def sigma(self) -> float:
         return self._sigma
-
-    @property
-    def kernel_size(self) -> int:
-        return self._size
-
-    @property
-    def is_spatially_varying(self) -> bool:
-        return False
 
     def _stamp(self, x: float, y: float, dx: float, dy: float) -> np.ndarray:
         u, v = self._grid(self._size, dx, dy)
@@ -107,7 +99,7 @@ class GaussianPsf(Psf):
 
 
 @register_persistable("DoubleGaussianPsf")
-class DoubleGaussianPsf(Psf):
+class DoubleGaussianPsf(AnalyticPsf):
     """Sum of two concentric circular Gaussians, constant over the detector (afw semantics).
 
     Parameters
@@ -155,14 +147,6 @@ class DoubleGaussianPsf(Psf):
         f1 = self._sigma1**2
         f2 = self._b * self._sigma2**2
         return f1 / (f1 + f2), f2 / (f1 + f2)
-
-    @property
-    def kernel_size(self) -> int:
-        return self._size
-
-    @property
-    def is_spatially_varying(self) -> bool:
-        return False
 
     def _stamp(self, x: float, y: float, dx: float, dy: float) -> np.ndarray:
         u, v = self._grid(self._size, dx, dy)

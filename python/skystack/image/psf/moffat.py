@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 
 from ...utils.persist import register_persistable
-from .base import Psf, PsfError
+from .base import AnalyticPsf, PsfError
 
 __all__ = ["MoffatPsf"]
 
 
 @register_persistable("MoffatPsf")
-class MoffatPsf(Psf):
+class MoffatPsf(AnalyticPsf):
     """A circular Moffat PSF, constant over the detector.
 
     Parameters
@@ -72,14 +72,6 @@ class MoffatPsf(Psf):
     @property
     def beta(self) -> float:
         return self._beta
-
-    @property
-    def kernel_size(self) -> int:
-        return self._size
-
-    @property
-    def is_spatially_varying(self) -> bool:
-        return False
 
     def _stamp(self, x: float, y: float, dx: float, dy: float) -> np.ndarray:
         u, v = self._grid(self._size, dx, dy)
