@@ -62,3 +62,23 @@ __all__ = [
     "SchemaVersionError",
     "Timespan",
 ]
+
+# The Butler, its datastore and storage classes (formatters are imported lazily on first use).
+from ._butler import Butler, DatasetNotFoundError, DeferredDatasetHandle
+from .datastore import DatastoreError, FileDatastore, VerifyReport
+from .repo_config import RepoConfig, RepoConfigError
+from .storage_classes import StorageClass, StorageClassError, get_storage_class
+
+__all__ += [
+    "Butler",
+    "DatasetNotFoundError",
+    "DatastoreError",
+    "DeferredDatasetHandle",
+    "FileDatastore",
+    "RepoConfig",
+    "RepoConfigError",
+    "StorageClass",
+    "StorageClassError",
+    "VerifyReport",
+    "get_storage_class",
+]

@@ -14,7 +14,7 @@ from ..timespan import Timespan
 from ._collections import CollectionManager, CollectionRecord, CollectionSearch
 from ._dataset_types import DatasetTypeManager, DatasetTypeRecord
 from ._datasets import CollectionType, DatasetIdGenEnum, DatasetRef, DatasetType, make_dataset_id
-from ._db import Database, uuid_from_bytes
+from ._db import Database
 from ._dimension_records import DimensionRecordStorage
 from ._errors import (
     CalibrationLookupError,
@@ -312,83 +312,6 @@ class DatasetStorage:
         return DatasetRef(
             dataset_id, type_record.dataset_type, coord, self._collections.by_id(row.run_id).name
         )
-
-    def query_simple(
-        self,
-        dataset_type: str | DatasetType,
-        collections: CollectionSearch,
-        constraints: Mapping[str, Any],
-        find_first: bool,
-    ) -> list[DatasetRef]:
-        """Datasets of one type in a search path; see `Registry.query_datasets_simple`."""
-        type_record = self._type_record(dataset_type)
-        dtype = type_record.dataset_type
-        group = dtype.dimensions
-        dims = group.required
-        for key in constraints:
-            if key not in dims:
-                raise DataIdError(
-                    f"cannot constrain {dtype.name!r} datasets by {key!r}; its data-ID keys are "
-                    f"{', '.join(dims)}"
-                )
-        checked = {k: DataCoordinate.check_value(group.universe, k, v) for k, v in constraints.items()}
-        path = self._collections.resolve(collections)
-        calib = [c for c in path if c.type is CollectionType.CALIBRATION]
-        if calib and find_first:
-            raise CalibrationLookupError(
-                f"a find-first query cannot search CALIBRATION collection {calib[0].name!r} without a time; "
-                "use find_dataset with a timespan, or find_first=False"
-            )
-        plain = [c for c in path if c.type is not CollectionType.CALIBRATION]
-        dataset = self._schema.dataset
-        selects = []
-        for table, records in ((type_record.tags, plain), (type_record.calibs, calib)):
-            if table is None or not records:
-                continue
-            ids = [c.id for c in records]
-            where = [table.c.dataset_type_id == type_record.id, table.c.collection_id.in_(ids)]
-            where.extend(table.c[k] == v for k, v in checked.items())
-            need_join = any(c.type is not CollectionType.RUN for c in records)
-            run_col = dataset.c.run_id if need_join else table.c.collection_id
-            # Raw ids (16 bytes on SQLite) are turned into UUIDs below without a per-row type hook.
-            raw_id = (
-                table.c.dataset_id if not self._db.is_sqlite else sa.type_coerce(table.c.dataset_id, sa.BLOB)
-            )
-            cols = [raw_id.label("dataset_id"), run_col.label("run_id"), *(table.c[d] for d in dims)]
-            if find_first and len(ids) > 1:
-                order = sa.case({cid: i for i, cid in enumerate(ids)}, value=table.c.collection_id)
-                cols.append(
-                    sa.func.row_number()
-                    .over(partition_by=[table.c[d] for d in dims], order_by=order)
-                    .label("rn")
-                )
-            stmt = sa.select(*cols).where(*where)
-            if need_join:
-                stmt = stmt.join(dataset, dataset.c.id == table.c.dataset_id)
-            if find_first and len(ids) > 1:
-                sub = stmt.subquery()
-                stmt = sa.select(*(sub.c[c.name] for c in cols[:-1])).where(sub.c.rn == 1)
-            elif len(ids) > 1 or table is type_record.calibs:
-                stmt = stmt.distinct()
-            selects.append(stmt)
-        refs: list[DatasetRef] = []
-        seen: set[uuid.UUID] = set()
-        dedupe = len(selects) > 1 or not find_first
-        run_names: dict[int, str] = {}
-        make_coordinate = DataCoordinate.from_trusted
-        with self._db.query() as conn:
-            for stmt in selects:
-                for raw, rid, *values in conn.execute(stmt).fetchall():
-                    did = raw if raw.__class__ is uuid.UUID else uuid_from_bytes(raw)
-                    if dedupe:
-                        if did in seen:
-                            continue
-                        seen.add(did)
-                    run = run_names.get(rid)
-                    if run is None:
-                        run = run_names[rid] = self._collections.by_id(rid).name
-                    refs.append(DatasetRef(did, dtype, make_coordinate(group, tuple(values), None), run))
-        return refs
 
     # -- membership -----------------------------------------------------------------------------
 

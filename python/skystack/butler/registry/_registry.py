@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,8 @@ from ._datasets import CollectionType, DatasetIdGenEnum, DatasetRef, DatasetType
 from ._db import Database, make_url
 from ._dimension_records import DimensionRecordStorage
 from ._errors import RegistryError, RegistryExistsError, SchemaVersionError
+from ._opaque import OpaqueTableStorage
+from ._query_runner import QueryRunner
 from ._schema import SCHEMA_VERSION, RegistrySchema
 
 __all__ = ["Registry"]
@@ -47,6 +49,8 @@ class Registry:
         self._collections = CollectionManager(db, schema)
         self._types = DatasetTypeManager(db, schema)
         self._datasets = DatasetStorage(db, schema, self._collections, self._types, self._records)
+        self._opaque = OpaqueTableStorage(db, schema)
+        self._queries = QueryRunner(db, schema, self._collections, self._datasets._type_record, self._records)
 
     # -- creation -------------------------------------------------------------------------------
 
@@ -465,7 +469,7 @@ class Registry:
         CalibrationLookupError
             If ``find_first`` and the path holds a CALIBRATION collection.
         """
-        return self._datasets.query_simple(dataset_type, collections, data_id or {}, find_first)
+        return self._queries.datasets(dataset_type, collections, "", None, data_id or {}, find_first)
 
     def associate(self, collection: str, refs: Iterable[DatasetRef]) -> None:
         """Tag datasets into a TAGGED collection (already-tagged ones are ignored)."""
@@ -508,6 +512,135 @@ class Registry:
         Returns the number of datasets deleted.
         """
         return self._datasets.remove(refs)
+
+    # -- opaque tables (owned by other components, e.g. the datastore) ---------------------------
+
+    def dataset_id_column(self, name: str = "dataset_id") -> sa.Column[Any]:
+        """A dataset-ID primary-key column for an opaque table; its rows go with their datasets.
+
+        The column references ``dataset.id`` with ``ON DELETE CASCADE``, so `remove_datasets`
+        also deletes the rows that describe the removed datasets, in the same transaction.
+        """
+        return self._opaque.dataset_id_column(name)
+
+    def register_opaque_table(
+        self, name: str, columns: Sequence[sa.Column[Any] | sa.Constraint | sa.Index]
+    ) -> sa.Table:
+        """Define a table owned by another component and create it if it does not exist.
+
+        Parameters
+        ----------
+        name : `str`
+            Table name (an identifier not used by the registry).
+        columns : sequence of `sqlalchemy.Column`, constraints or indexes
+            Its definition (e.g. with a `dataset_id_column`).
+
+        Returns
+        -------
+        table : `sqlalchemy.Table`
+
+        Raises
+        ------
+        RegistryError
+            If the name is invalid or is a registry table.
+        """
+        return self._opaque.register(name, columns)
+
+    def insert_opaque_data(self, name: str, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Insert rows into an opaque table (inside the current `transaction`, if any)."""
+        self._opaque.insert(name, rows)
+
+    def fetch_opaque_data(self, name: str, **where: Any) -> list[dict[str, Any]]:
+        """Rows of an opaque table whose columns equal ``where`` (a list/tuple/set means ``IN``)."""
+        return self._opaque.fetch(name, where)
+
+    def fetch_all_opaque_data(self, name: str) -> Iterable[dict[str, Any]]:
+        """Every row of an opaque table."""
+        return self._opaque.fetch_all(name)
+
+    def delete_opaque_data(self, name: str, **where: Any) -> int:
+        """Delete the rows of an opaque table matching ``where`` (at least one constraint)."""
+        return self._opaque.delete(name, where)
+
+    # -- queries with a where expression --------------------------------------------------------
+
+    def query_data_ids(
+        self,
+        dimensions: Iterable[str],
+        *,
+        where: str = "",
+        bind: Mapping[str, Any] | None = None,
+        data_id: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> list[DataCoordinate]:
+        """Data IDs of ``dimensions`` that exist in the registry and pass the constraints.
+
+        Parameters
+        ----------
+        dimensions : iterable of `str`
+            Dimension names; required dimensions (e.g. ``instrument``) are added.
+        where : `str`, optional
+            A query expression (``"visit.day_obs > 20240101 AND band IN ('g', 'r')"``,
+            ``"visit_detector_region.region OVERLAPS CIRCLE(150.1, 2.2, 0.1)"``).
+        bind : mapping, optional
+            Values of ``:name`` bind parameters in ``where``.
+        data_id, **kwargs
+            Equality constraints on dimension values.
+
+        Returns
+        -------
+        data_ids : `list` [`DataCoordinate`]
+            Sorted by their required values. Combinations are those recorded by join elements:
+            visit with detector only where a ``visit_detector_region`` exists.
+
+        Raises
+        ------
+        QueryExpressionError
+            For a syntax error (with a caret under the position), an unknown identifier (with
+            the valid ones) or a missing bind value.
+        """
+        return self._queries.data_ids(dimensions, where, bind, {**(data_id or {}), **kwargs})
+
+    def query_dimension_records(
+        self,
+        element: str,
+        *,
+        where: str = "",
+        bind: Mapping[str, Any] | None = None,
+        data_id: Mapping[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> list[DimensionRecord]:
+        """Records of ``element`` that pass the constraints (see `query_data_ids`), sorted by key."""
+        return self._queries.dimension_records(element, where, bind, {**(data_id or {}), **kwargs})
+
+    def query_datasets(
+        self,
+        dataset_type: str | DatasetType,
+        *,
+        collections: CollectionSearch,
+        where: str = "",
+        bind: Mapping[str, Any] | None = None,
+        data_id: Mapping[str, Any] | None = None,
+        find_first: bool = True,
+        **kwargs: Any,
+    ) -> list[DatasetRef]:
+        """Datasets of one type in a collection search path whose data IDs pass the constraints.
+
+        ``where`` may use the dataset type's dimensions and any element joinable from them
+        (``visit.day_obs``, ``band``, ``exposure.timespan OVERLAPS T'2024-01-01'``). With
+        ``find_first`` (default), each data ID gives the dataset of the earliest collection in
+        the path that has one; otherwise every distinct dataset is returned.
+
+        Raises
+        ------
+        QueryExpressionError
+            As for `query_data_ids`.
+        CalibrationLookupError
+            If ``find_first`` and the path holds a CALIBRATION collection.
+        """
+        return self._queries.datasets(
+            dataset_type, collections, where, bind, {**(data_id or {}), **kwargs}, find_first
+        )
 
     def __repr__(self) -> str:
         return f"Registry({self._db.url.render_as_string(hide_password=True)!r})"
