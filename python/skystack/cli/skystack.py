@@ -5,6 +5,8 @@
 - ``skystack smoke``: run a small task on a simulated image end to end (the smoke job used by
   the README's Quick start until the demo pipeline exists).
 - ``skystack qa-metrics FILE``: the SRD metrics (PA1, AM1, TE1, ...) of a matched catalog.
+- ``skystack simulate OUTDIR --preset demo``: raw frames, calibration exposures, a reference
+  catalog and truth of a simulated survey with the SimCam camera.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import click
 
 from .common import log_level_option, version_option
 from .qa import qa_metrics
+from .simulate import simulate
 
 __all__ = ["main"]
 
@@ -157,6 +160,7 @@ def smoke(size: int, seed: int, overrides: tuple[str, ...], files: tuple[str, ..
 
 
 main.add_command(qa_metrics)
+main.add_command(simulate)
 
 if __name__ == "__main__":
     main()
