@@ -257,7 +257,7 @@ def test_override_files_are_never_executed(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.yaml"
     path.write_text(f"count: !!python/object/apply:os.system ['touch {marker}']\n")
-    with pytest.raises(ConfigFileError, match="could not determine a constructor"):
+    with pytest.raises(ConfigFileError, match="tag .*python/object/apply:os.system.* is not allowed"):
         Outer().load_overrides(path)
     assert not marker.exists()
     py = tmp_path / "over.py"
@@ -369,3 +369,21 @@ def test_comparison_and_digest() -> None:
 def test_from_json_rejects_bad_text() -> None:
     with pytest.raises(ConfigFileError, match="Cannot parse JSON config"):
         Outer.from_json("{count: 1")
+
+
+def test_tags_on_mappings_and_lists_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tagged.yaml"
+    path.write_text("inner: !!python/object:collections.OrderedDict {scale: 2}\n")
+    with pytest.raises(ConfigFileError, match="line 1: tag 'tag:yaml.org,2002:python/object"):
+        Outer().load_overrides(path)
+    path.write_text("radii: !!python/tuple [1, 2]\n")
+    with pytest.raises(ConfigFileError, match="is not allowed"):
+        Outer().load_overrides(path)
+
+
+def test_line_numbers_of_list_items() -> None:
+    from skystack.config import load_yaml_with_lines
+
+    data, lines = load_yaml_with_lines("a:\n  - x: 1\n  - y: 2\n    z: 3\n")
+    assert data == {"a": [{"x": 1}, {"y": 2, "z": 3}]}
+    assert lines["a[0]"] == 2 and lines["a[1].z"] == 4

@@ -17,10 +17,28 @@ from .errors import ConfigFileError
 __all__ = ["LineMap", "load_yaml_with_lines"]
 
 LineMap = dict[str, int]
-"""Dotted key path (``"overscan.order"``) -> 1-based line number."""
+"""Key path (``"overscan.order"``, ``"tasks.isr.config[0]"``) -> 1-based line number."""
+
+# libyaml's parser when PyYAML was built with it (several times faster); same safe constructors.
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _walk(loader: yaml.SafeLoader, node: yaml.Node, prefix: str, lines: LineMap) -> Any:
+_PLAIN_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"}
+
+
+def _walk(loader: Any, node: yaml.Node, prefix: str, lines: LineMap) -> Any:
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
+        raise ConfigFileError(
+            f"line {node.start_mark.line + 1}: tag {node.tag!r} is not allowed; override files hold "
+            "plain mappings, lists and scalars only"
+        )
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for index, item in enumerate(node.value):
+            path = f"{prefix}[{index}]"
+            lines[path] = item.start_mark.line + 1
+            items.append(_walk(loader, item, path, lines))
+        return items
     if isinstance(node, yaml.MappingNode):
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -54,7 +72,7 @@ def load_yaml_with_lines(text: str, name: str = "<string>") -> tuple[Any, LineMa
         If the text is not valid YAML, uses a non-safe tag, or has duplicate keys; the message
         names the source and the line.
     """
-    loader = yaml.SafeLoader(text)
+    loader = _SafeLoader(text)
     lines: LineMap = {}
     try:
         node = loader.get_single_node()
