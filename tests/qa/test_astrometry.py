@@ -127,7 +127,7 @@ def test_am_without_jitter_is_zero(make_table: Maker) -> None:
 
 @pytest.fixture(scope="module")
 def jittered_field() -> tuple[dict[str, np.ndarray], float, int]:
-    from conftest import build_matched_table
+    from qa_tables import build_matched_table
 
     sigma_mas, n_visits = 40.0, 10
     table = build_matched_table(
