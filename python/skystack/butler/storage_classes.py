@@ -284,6 +284,13 @@ _BUILTIN = [
     StorageClass("ApCorrMap", "skystack.image.apcorr:ApCorrMap", f"{_F}._json:PersistableFormatter"),
     StorageClass("VisitInfo", "skystack.image.exposure:VisitInfo", f"{_F}._json:PersistableFormatter"),
     StorageClass("SkyMap", "skystack.skymap.base:SkyMap", f"{_F}._json:PersistableFormatter"),
+    # A raw file as the camera wrote it (all HDUs), ingested rather than put.
+    StorageClass(
+        "RawFits",
+        "astropy.io.fits:HDUList",
+        "skystack.butler.ingest:FitsFileFormatter",
+        components={"metadata": "PropertyList"},
+    ),
 ]
 for _sc in _BUILTIN:
     register_storage_class(_sc)

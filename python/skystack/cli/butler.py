@@ -74,10 +74,46 @@ def _open(repo: str, writeable: bool = False) -> Butler:
         raise click.ClickException(str(err)) from None
 
 
-def _errors() -> tuple[type[BaseException], ...]:
+def _errors(*extra: type[BaseException]) -> tuple[type[BaseException], ...]:
+    """The errors a command reports as a message (plus ``extra``)."""
     from skystack.butler import DataIdError, RegistryError, StorageClassError
+    from skystack.butler.queries import QueryExpressionError
 
-    return (RegistryError, DataIdError, StorageClassError)
+    return (RegistryError, DataIdError, StorageClassError, QueryExpressionError, *extra)
+
+
+def where_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--where EXPR`` and ``--bind NAME=VALUE`` (repeatable)."""
+    fn = click.option(
+        "--bind",
+        multiple=True,
+        metavar="NAME=VALUE",
+        help="Value of a :NAME bind parameter in --where (integers and floats are converted).",
+    )(fn)
+    return click.option(
+        "--where",
+        default="",
+        help="Query expression, e.g. \"visit.day_obs > 20250101 AND band = 'r'\".",
+    )(fn)
+
+
+def _parse_value(text: str) -> Any:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _parse_bind(items: Sequence[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE", param_hint="--bind")
+        out[key] = _parse_value(value)
+    return out
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -139,6 +175,7 @@ def query_dataset_types(repo: str, pattern: str | None, output_format: str) -> N
 @click.option("--collections", "-c", multiple=True, required=True, help="Collections to search (in order).")
 @click.option("--find-first/--all", default=True, show_default=True, help="Only the first found per data ID.")
 @click.option("--show-uri", is_flag=True, help="Add the file URI of each dataset.")
+@where_options
 @format_option
 def query_datasets(
     repo: str,
@@ -146,12 +183,20 @@ def query_datasets(
     collections: tuple[str, ...],
     find_first: bool,
     show_uri: bool,
+    where: str,
+    bind: tuple[str, ...],
     output_format: str,
 ) -> None:
-    """List the datasets of DATASET_TYPE in the collections."""
+    """List the datasets of DATASET_TYPE in the collections (optionally constrained by --where)."""
     butler = _open(repo)
     try:
-        refs = butler.query_datasets(dataset_type, collections=collections, find_first=find_first)
+        refs = butler.query_datasets(
+            dataset_type,
+            collections=collections,
+            where=where,
+            bind=_parse_bind(bind),
+            find_first=find_first,
+        )
     except _errors() as err:
         raise click.ClickException(str(err)) from None
     if not refs:
@@ -244,6 +289,279 @@ def verify(repo: str, remove_orphans: bool, checksums: bool, min_age: float, out
         )
     if not report.ok:
         sys.exit(1)
+
+
+@main.command("register-instrument")
+@click.argument("repo")
+@click.argument("instrument")
+@click.option(
+    "--from-fits",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Build a generic instrument from this frame (INSTRUMENT is then its name).",
+)
+@click.option("--update", is_flag=True, help="Replace differing existing records.")
+def register_instrument(repo: str, instrument: str, from_fits: str | None, update: bool) -> None:
+    """Register INSTRUMENT (SimCam, SimCamTiny, SimCamBench or package.module:Class): its filters and
+    detectors. Idempotent."""
+    from skystack.instruments import GenericInstrument, TranslationError
+    from skystack.instruments.registration import load_instrument
+    from skystack.instruments.registration import register_instrument as run
+
+    butler = _open(repo, writeable=True)
+    try:
+        inst = (
+            GenericInstrument.from_fits(from_fits, name=instrument)
+            if from_fits
+            else load_instrument(instrument)
+        )
+        changed = run(butler, inst, update=update)
+    except _errors(ValueError, TranslationError, OSError) as err:
+        raise click.ClickException(str(err)) from None
+    state = "registered" if changed else "already registered"
+    click.echo(f"Instrument {inst.name} {state} ({len(inst.camera)} detectors, {len(inst.filters)} filters)")
+
+
+@main.command("ingest-raws")
+@click.argument("repo")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--run", default=None, help="RUN collection (default <instrument>/raw/all).")
+@click.option(
+    "--transfer",
+    type=click.Choice(["copy", "link", "symlink", "move", "direct"]),
+    default="copy",
+    show_default=True,
+    help="How files enter the datastore (direct: recorded where they are).",
+)
+@click.option(
+    "-j",
+    "--processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes reading headers.",
+)
+@click.option("--instrument", default=None, help="Registered instrument of every file (default: INSTRUME).")
+def ingest_raws(
+    repo: str, files: tuple[str, ...], run: str | None, transfer: str, processes: int, instrument: str | None
+) -> None:
+    """Ingest raw FILES (or the FITS files in folders) as `raw` datasets; exit 1 if any file fails."""
+    from skystack.instruments.registration import ingest_raws as ingest
+
+    butler = _open(repo, writeable=True)
+    try:
+        result = ingest(butler, files, run=run, transfer=transfer, processes=processes, instrument=instrument)
+    except _errors(LookupError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"Ingested {result.n_ingested} raw file(s); {result.n_skipped} already present")
+    for path, why in result.failures.items():
+        click.echo(f"FAILED {path}: {why}", err=True)
+    if result.failures:
+        click.echo(f"{len(result.failures)} file(s) were not ingested", err=True)
+        sys.exit(1)
+
+
+@main.command("define-visits")
+@click.argument("repo")
+@click.argument("instrument")
+@click.option("--collections", "-c", multiple=True, help="Where the raws are (default <instrument>/raw/all).")
+@click.option("--where", default="", help="Extra constraint on the exposures.")
+@click.option(
+    "--padding",
+    type=float,
+    default=50.0,
+    show_default=True,
+    help="Pixels added around each detector's region for the pointing error.",
+)
+def define_visits(
+    repo: str, instrument: str, collections: tuple[str, ...], where: str, padding: float
+) -> None:
+    """Group INSTRUMENT's science exposures into visits with their sky regions. Idempotent."""
+    from skystack.instruments.registration import define_visits as run
+
+    butler = _open(repo, writeable=True)
+    try:
+        count = run(butler, instrument, collections=collections or None, where=where, padding=padding)
+    except _errors(LookupError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"Defined {count} visit(s) of {instrument}")
+
+
+@main.command("write-curated-calibrations")
+@click.argument("repo")
+@click.argument("instrument")
+@click.option("--collection", default=None, help="CALIBRATION collection (default <instrument>/calib).")
+def write_curated_calibrations(repo: str, instrument: str, collection: str | None) -> None:
+    """Store and certify INSTRUMENT's defects, crosstalk and linearizers (valid at all times)."""
+    from skystack.instruments.calib_registration import write_curated_calibrations as run
+    from skystack.instruments.registration import load_registered_instrument
+
+    butler = _open(repo, writeable=True)
+    try:
+        inst = load_registered_instrument(butler, instrument)
+        if inst is None:
+            raise click.ClickException(
+                f"{instrument} is a generic instrument: it has no curated calibrations"
+            )
+        refs = run(butler, inst, collection=collection)
+    except _errors(LookupError, ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"{len(refs)} curated calibration(s) of {instrument} certified")
+
+
+@main.command("certify-calibrations")
+@click.argument("repo")
+@click.argument("input_run")
+@click.argument("collection")
+@click.option("--dataset-type", required=True, help="Calibration dataset type to certify.")
+@click.option("--begin-date", default=None, help="Start of validity (TAI ISO; default unbounded).")
+@click.option("--end-date", default=None, help="End of validity, exclusive (TAI ISO; default unbounded).")
+def certify_calibrations(
+    repo: str,
+    input_run: str,
+    collection: str,
+    dataset_type: str,
+    begin_date: str | None,
+    end_date: str | None,
+) -> None:
+    """Certify the DATASET_TYPE datasets of INPUT_RUN in the CALIBRATION COLLECTION."""
+    from skystack.instruments.calib_registration import certify_calibrations as run
+
+    butler = _open(repo, writeable=True)
+    try:
+        refs = run(butler, input_run, collection, dataset_type, begin=begin_date, end=end_date)
+    except _errors(ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"Certified {len(refs)} {dataset_type!r} dataset(s) in {collection}")
+
+
+@main.command("register-skymap")
+@click.argument("repo")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["discrete", "rings"]), required=True)
+@click.option("--ra", type=float, multiple=True, help="Field centre RA (deg; discrete; repeatable).")
+@click.option("--dec", type=float, multiple=True, help="Field centre Dec (deg; discrete; repeatable).")
+@click.option("--radius", type=float, multiple=True, help="Field radius (deg; discrete; repeatable).")
+@click.option("--num-rings", type=int, default=120, show_default=True, help="Rings (rings).")
+@click.option("--tract", "tracts", type=int, multiple=True, help="Record only these tracts (repeatable).")
+@click.option("--pixel-scale", type=float, default=0.2, show_default=True, help="Arcsec per pixel.")
+@click.option("--patch-size", type=int, default=4000, show_default=True, help="Patch inner size (pixels).")
+def register_skymap(
+    repo: str,
+    name: str,
+    kind: str,
+    ra: tuple[float, ...],
+    dec: tuple[float, ...],
+    radius: tuple[float, ...],
+    num_rings: int,
+    tracts: tuple[int, ...],
+    pixel_scale: float,
+    patch_size: int,
+) -> None:
+    """Register skymap NAME: its tract and patch records and the `skyMap` dataset. Idempotent."""
+    from skystack.geom import Angle
+    from skystack.instruments.skymap_registration import register_skymap as run
+    from skystack.skymap import DiscreteSkyMap, DiscreteSkyMapParams, RingsSkyMap, RingsSkyMapParams
+
+    scale = Angle.from_arcseconds(pixel_scale)
+    dims = (patch_size, patch_size)
+    butler = _open(repo, writeable=True)
+    try:
+        skymap: Any
+        if kind == "discrete":
+            skymap = DiscreteSkyMap(
+                DiscreteSkyMapParams(
+                    pixel_scale=scale, patch_inner_dimensions=dims, ra=ra, dec=dec, radius=radius
+                )
+            )
+        else:
+            skymap = RingsSkyMap(
+                RingsSkyMapParams(pixel_scale=scale, patch_inner_dimensions=dims, num_rings=num_rings)
+            )
+        run(butler, name, skymap, tract_ids=tracts or None)
+    except _errors(ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"Registered skymap {name} ({len(skymap)} tract(s))")
+
+
+@main.command("ingest-refcat")
+@click.argument("repo")
+@click.argument("name")
+@click.argument("files", nargs=-1, required=True)
+@click.option(
+    "-m",
+    "--column-map",
+    "column_map",
+    multiple=True,
+    metavar="OUT=IN",
+    help="Output column from an input column, or OUT=mag:IN for an AB magnitude to nJy.",
+)
+@click.option("--mapped-only", is_flag=True, help="Drop the input columns the map does not name.")
+@click.option("--run", default="refcats", show_default=True, help="RUN collection.")
+def ingest_refcat(
+    repo: str, name: str, files: tuple[str, ...], column_map: tuple[str, ...], mapped_only: bool, run: str
+) -> None:
+    """Ingest the reference catalogue NAME from FITS/CSV/Parquet FILES, sharded by HEALPix."""
+    from skystack.instruments.refcat_ingest import RefcatError
+    from skystack.instruments.refcat_ingest import ingest_refcat as ingest
+
+    mapping: dict[str, str] = {}
+    for item in column_map:
+        out, sep, spec = item.partition("=")
+        if not sep or not out or not spec:
+            raise click.BadParameter(f"{item!r} is not OUT=IN", param_hint="--column-map")
+        mapping[out] = spec
+    butler = _open(repo, writeable=True)
+    try:
+        result = ingest(butler, files, name, column_map=mapping, keep_unmapped=not mapped_only, run=run)
+    except _errors(RefcatError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(
+        f"Ingested {result.n_rows} rows of {name} into {len(result.refs)} shard(s) "
+        f"({result.n_new_shards} new) in {run}"
+    )
+
+
+@main.command("query-data-ids")
+@click.argument("repo")
+@click.argument("dimensions", nargs=-1, required=True)
+@where_options
+@format_option
+def query_data_ids(
+    repo: str, dimensions: tuple[str, ...], where: str, bind: tuple[str, ...], output_format: str
+) -> None:
+    """List the data IDs of DIMENSIONS that exist in the registry (optionally constrained by --where)."""
+    butler = _open(repo)
+    try:
+        ids = butler.registry.query_data_ids(dimensions, where=where, bind=_parse_bind(bind))
+    except _errors(KeyError, ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    if not ids:
+        click.echo("no matching data IDs", err=True)
+    columns = list(ids[0].dimensions.required) if ids else list(dimensions)
+    emit(columns, [d.values_tuple for d in ids], output_format)
+
+
+@main.command("query-dimension-records")
+@click.argument("repo")
+@click.argument("element")
+@where_options
+@format_option
+def query_dimension_records(
+    repo: str, element: str, where: str, bind: tuple[str, ...], output_format: str
+) -> None:
+    """List the records of dimension ELEMENT (e.g. exposure, visit, detector)."""
+    butler = _open(repo)
+    try:
+        records = butler.registry.query_dimension_records(element, where=where, bind=_parse_bind(bind))
+    except _errors(KeyError, ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    if not records:
+        click.echo(f"no matching {element} records", err=True)
+        emit([], [], output_format)
+        return
+    rows = [r.to_dict() for r in records]
+    columns = [c for c in rows[0] if c != "region"]
+    emit(columns, [[row.get(c) for c in columns] for row in rows], output_format)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -33,7 +34,11 @@ if TYPE_CHECKING:
     from ..dimensions import DataCoordinate
     from ..registry import DatasetRef, DatasetType, Registry
 
-__all__ = ["DatastoreError", "FileDatastore", "StoredFileInfo", "VerifyReport"]
+__all__ = ["TRANSFER_MODES", "DatastoreError", "FileDatastore", "StoredFileInfo", "VerifyReport"]
+
+TRANSFER_MODES = ("copy", "link", "symlink", "move", "direct")
+"""How `FileDatastore.ingest` brings an existing file in (see `FileDatastore.stage_ingest`)."""
+_COMPRESSED = frozenset({".gz", ".fz", ".bz2", ".xz"})
 
 RECORDS_TABLE = "file_datastore_records"
 _CHUNK = 500
@@ -296,6 +301,126 @@ class FileDatastore:
         """Insert file records (inside the registry transaction that inserts their datasets)."""
         self.registry.insert_opaque_data(RECORDS_TABLE, rows)
 
+    # -- ingest of existing files ---------------------------------------------------------------
+
+    def stage_ingest(
+        self, source: str | os.PathLike[str], storage_class: StorageClass, relative: str, transfer: str
+    ) -> tuple[Path | None, Path, dict[str, Any]]:
+        """Bring an existing file next to its destination under a temporary name.
+
+        Parameters
+        ----------
+        source : path-like
+            The existing file.
+        storage_class : `StorageClass`
+            Storage class of the dataset (its formatter reads the file).
+        relative : `str`
+            Destination path relative to the root, without extension (`relative_path`); the
+            source's extension (``.fits``, ``.fits.gz`` ...) is appended.
+        transfer : `str`
+            ``copy``; ``link`` (hard link; same file system only); ``symlink`` (absolute link to
+            the source); ``move`` (staged as a hard link or copy, the source is deleted by
+            `finish_ingest` after the registry commit); ``direct`` (nothing is written: the
+            record holds the source's absolute path, and removing the dataset keeps the file).
+
+        Returns
+        -------
+        temporary : `~pathlib.Path` or `None`
+            The staged file for `commit_file` (`None` for ``direct``).
+        final : `~pathlib.Path`
+            Where the dataset's file will be (the source itself for ``direct``).
+        record : `dict`
+            The record fields without ``dataset_id``.
+
+        Raises
+        ------
+        DatastoreError
+            For an unknown transfer mode, a missing source, or a hard link across file systems.
+        """
+        if transfer not in TRANSFER_MODES:
+            raise DatastoreError(
+                f"unknown transfer mode {transfer!r}; choose one of {', '.join(TRANSFER_MODES)}"
+            )
+        src = Path(source).expanduser().absolute()
+        if not src.is_file():
+            raise DatastoreError(f"cannot ingest {src}: no such file")
+        formatter = storage_class.get_formatter()
+        record = {
+            "formatter": formatter.name,
+            "storage_class": storage_class.name,
+            "checksum": file_checksum(src) if self.checksum else None,
+            "file_size": src.stat().st_size,
+        }
+        if transfer == "direct":
+            return None, src, {"path": src.as_posix(), **record}
+        suffixes = src.suffixes[-2:] if src.suffix.lower() in _COMPRESSED else src.suffixes[-1:]
+        final = self._absolute(relative + "".join(suffixes))
+        folder = final.parent
+        if folder not in self._made_dirs:
+            folder.mkdir(parents=True, exist_ok=True)
+            self._made_dirs.add(folder)
+        temporary = folder / f".{final.name}.{uuid.uuid4().hex[:12]}.tmp"
+        try:
+            if transfer == "symlink":
+                os.symlink(src, temporary)
+            elif transfer == "link":
+                try:
+                    os.link(src, temporary)
+                except OSError as err:
+                    raise DatastoreError(
+                        f"cannot hard-link {src} into the datastore at {self.root} ({err}); use "
+                        "transfer 'copy' or 'symlink' across file systems"
+                    ) from None
+            elif transfer == "move":
+                try:
+                    os.link(src, temporary)
+                except OSError:
+                    shutil.copyfile(src, temporary)
+            else:
+                shutil.copyfile(src, temporary)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
+        return temporary, final, {"path": final.relative_to(self.root).as_posix(), **record}
+
+    @staticmethod
+    def finish_ingest(source: str | os.PathLike[str], transfer: str) -> None:
+        """After the registry commit of an ingest: delete the source of a ``move``."""
+        if transfer == "move":
+            Path(source).unlink(missing_ok=True)
+
+    def ingest(
+        self, ref: DatasetRef, source: str | os.PathLike[str], transfer: str = "copy"
+    ) -> StoredFileInfo:
+        """Ingest an existing file as the file of a dataset already in the registry.
+
+        The file is staged (`stage_ingest`), then its record is inserted and the file renamed
+        to its final name in one registry transaction; a failure leaves no record and no file.
+
+        Raises
+        ------
+        DatastoreError
+            As for `stage_ingest`, or if the dataset already has a file.
+        """
+        if self.registry.fetch_opaque_data(RECORDS_TABLE, dataset_id=ref.id):
+            raise DatastoreError(f"dataset {ref} already has a file in the datastore at {self.root}")
+        storage_class = get_storage_class(ref.dataset_type.storage_class_name)
+        relative = self.relative_path(ref.dataset_type, ref.data_id, ref.run)
+        temporary, final, record = self.stage_ingest(source, storage_class, relative, transfer)
+        moved = False
+        try:
+            with self.registry.transaction():
+                self.insert_records([{"dataset_id": ref.id, **record}])
+                if temporary is not None:
+                    self.commit_file(temporary, final)
+                    moved = True
+        except BaseException:
+            if temporary is not None:
+                (final if moved else temporary).unlink(missing_ok=True)
+            raise
+        self.finish_ingest(source, transfer)
+        return StoredFileInfo(dataset_id=ref.id, **record)
+
     # -- reading --------------------------------------------------------------------------------
 
     def get_records(self, dataset_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, StoredFileInfo]:
@@ -326,8 +451,8 @@ class FileDatastore:
         return StoredFileInfo(**rows[0])
 
     def path_of(self, info: StoredFileInfo) -> Path:
-        """Absolute path of a record's file."""
-        return self._absolute(info.path)
+        """Absolute path of a record's file (outside the root for ``direct`` ingests)."""
+        return Path(info.path) if Path(info.path).is_absolute() else self._absolute(info.path)
 
     def read(
         self,
@@ -352,7 +477,7 @@ class FileDatastore:
         formatter = storage_class.get_formatter()
         if formatter.name != info.formatter:
             formatter = import_object(info.formatter)(storage_class)
-        path = self._absolute(info.path)
+        path = self.path_of(info)
         if check_checksum and info.checksum is not None and file_checksum(path) != info.checksum:
             raise DatastoreError(
                 f"file {path} of dataset {ref} has a different checksum than when it was written "
@@ -374,9 +499,15 @@ class FileDatastore:
     # -- removal and checks ---------------------------------------------------------------------
 
     def remove_files(self, infos: Iterable[StoredFileInfo]) -> int:
-        """Delete the files of records already removed from the registry; returns how many."""
+        """Delete the files of records already removed from the registry; returns how many.
+
+        Files recorded by absolute path (``direct`` ingests) are outside the datastore and are
+        left alone.
+        """
         count = 0
         for info in infos:
+            if Path(info.path).is_absolute():
+                continue
             path = self._absolute(info.path)
             try:
                 path.unlink()
@@ -418,7 +549,7 @@ class FileDatastore:
             info = StoredFileInfo(**row)
             report.n_records += 1
             recorded.add(info.path)
-            path = self._absolute(info.path)
+            path = self.path_of(info)
             try:
                 size = path.stat().st_size
             except FileNotFoundError:
