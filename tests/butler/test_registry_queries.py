@@ -151,3 +151,13 @@ def test_hostile_where_strings_are_data(sky: Registry) -> None:
     with pytest.raises(QuerySyntaxError):
         sky.query_data_ids(["visit"], where="visit = 1; DROP TABLE visit")
     assert len(sky.query_data_ids(["visit"])) == len(VISITS)  # the table is still there
+
+
+def test_find_first_skips_calibration_collections_for_other_types(sky: Registry) -> None:
+    from skystack.butler import CollectionType
+
+    sky.register_collection("calib", CollectionType.CALIBRATION)
+    sky.register_collection("chain", CollectionType.CHAINED)
+    sky.set_collection_chain("chain", ["calib", "run/a"])
+    refs = sky.query_datasets("calexp", collections="chain", visit=0)
+    assert len(refs) == 3 and {r.run for r in refs} == {"run/a"}

@@ -99,6 +99,8 @@ class QueryRunner:
         dims = group.required
         path = self._collections.resolve(collections)
         calib = [c for c in path if c.type is CollectionType.CALIBRATION]
+        if type_record.calibs is None:
+            calib = []  # a non-calibration type is never in a CALIBRATION collection: skip them
         if calib and find_first:
             raise CalibrationLookupError(
                 f"a find-first query cannot search CALIBRATION collection {calib[0].name!r} without a "
