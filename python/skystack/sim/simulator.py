@@ -333,9 +333,10 @@ def _calibrations(
     plan += [("dark", c.dark_time, visits[0].physical_filter)] * c.n_dark
     for pf in sorted({v.physical_filter for v in visits}):
         plan += [("flat", 5.0, pf)] * c.n_flat
-    for seq, (kind, exptime, pf) in enumerate(plan, start=90001):
+    first_seq = 90001
+    for seq, (kind, exptime, pf) in enumerate(plan, start=first_seq):
         exp_id = day_obs * 100000 + seq
-        mjd = mjd0 + seq * 1e-3
+        mjd = mjd0 + (seq - first_seq) * 1e-3  # one calibration exposure every 86.4 s from mjd0
         for det in camera:
             rng = np.random.default_rng([config.seed, exp_id, det.id])
             ny, nx = det.bbox.shape
