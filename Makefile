@@ -39,7 +39,14 @@ test: install lint services
 	@rc=0; $(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
+# The main job, until the demo pipeline exists: simulate the demo survey into an embedded SQLite
+# repository (raws, calibrations, reference catalogue, skymap, visits), show what it holds, then
+# run the smoke job (a Task checked against simulated truth).
+DEMO_DIR ?= demo_work
 demo: install
+	$(BIN)/skystack simulate $(DEMO_DIR)/sim --preset demo --repo $(DEMO_DIR)/repo
+	$(BIN)/butler query-datasets $(DEMO_DIR)/repo raw -c SimCam/defaults --where "exposure.observation_type = 'science' AND detector = 0"
+	$(BIN)/butler query-dimension-records $(DEMO_DIR)/repo visit
 	$(BIN)/skystack smoke
 
 bench: install
