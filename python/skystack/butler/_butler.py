@@ -251,6 +251,7 @@ class Butler:
         data_id: Mapping[str, Any] | None = None,
         *,
         run: str | None = None,
+        id_generation: DatasetIdGenEnum = DatasetIdGenEnum.UNIQUE,
         **data_id_kwargs: Any,
     ) -> DatasetRef:
         """Store an object as a new dataset.
@@ -265,6 +266,10 @@ class Butler:
             The data ID; keywords add to it.
         run : `str`, optional
             RUN collection (default: the Butler's ``run``); created if it does not exist.
+        id_generation : `DatasetIdGenEnum`, optional
+            How the dataset ID is made: random (default), or deterministic from the dataset
+            type, data ID (and run) so that a writer can know the ID in advance, as the quantum
+            graph does for its outputs (``DATAID_TYPE_RUN``).
 
         Returns
         -------
@@ -295,7 +300,7 @@ class Butler:
             self.registry.register_run(run)
             self._known_runs.add(run)
         relative = self.datastore.relative_path(dtype, coord, run)
-        return self._store(obj, dtype, coord, run, storage_class, relative, DatasetIdGenEnum.UNIQUE)
+        return self._store(obj, dtype, coord, run, storage_class, relative, id_generation)
 
     def _store(
         self,

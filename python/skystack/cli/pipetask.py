@@ -2,8 +2,9 @@
 """The ``pipetask`` command: build quantum graphs from pipelines and run them.
 
 ``pipetask build`` reads a pipeline, applies the instrument's, the pipeline's and the user's
-config overrides, and shows the result. The graph and execution commands (``qgraph``, ``run``,
-``report``) are added as the pipeline layer provides them. Heavy modules are imported inside the
+config overrides, and shows the result. ``pipetask qgraph`` builds the quantum graph of the
+pipeline on a repository (and saves or shows it); ``pipetask run`` builds it and runs it in
+process (``-j 1``), chaining the output run into the ``-o`` collection. Heavy modules are imported inside the
 commands so that ``pipetask --help`` stays fast.
 """
 
@@ -208,6 +209,229 @@ def build(
         Path(save_pipeline).write_text(pipeline.to_yaml(), encoding="utf-8")
     for item in show or ("tasks",):
         click.echo(_show(item, pipeline, task_defs))
+
+
+def graph_options(fn: Any) -> Any:
+    """The options that choose a repository and collections: ``-b -i -o --output-run -d``."""
+    fn = click.option(
+        "--skip-existing-in",
+        "skip_existing_in",
+        multiple=True,
+        metavar="COLLECTION",
+        help="Skip quanta whose outputs (their <label>_metadata) already exist in these collections.",
+    )(fn)
+    fn = click.option(
+        "-d",
+        "--data-query",
+        "where",
+        default="",
+        metavar="WHERE",
+        help="Data-ID expression, applied per task.",
+    )(fn)
+    fn = click.option(
+        "--output-run",
+        default=None,
+        metavar="RUN",
+        help="Output RUN collection (default OUTPUT/<timestamp>).",
+    )(fn)
+    fn = click.option(
+        "-o",
+        "--output",
+        required=True,
+        metavar="COLLECTION",
+        help="Output CHAINED collection [run, *inputs].",
+    )(fn)
+    fn = click.option(
+        "-i",
+        "--input",
+        "inputs",
+        multiple=True,
+        metavar="COLLECTION[,...]",
+        help="Input collections, searched in order (repeatable or comma-separated).",
+    )(fn)
+    fn = click.option(
+        "-b", "--butler-config", "repo", required=True, metavar="REPO", help="Repository path."
+    )(fn)
+    return fn
+
+
+def _split_collections(values: tuple[str, ...]) -> list[str]:
+    return [c.strip() for v in values for c in v.split(",") if c.strip()]
+
+
+def _make_graph(
+    repo: str,
+    inputs: tuple[str, ...],
+    output: str,
+    output_run: str | None,
+    where: str,
+    skip_existing_in: tuple[str, ...],
+    pipeline_args: tuple[str, tuple[str, ...], tuple[str, ...], str | None],
+) -> tuple[Any, Any, str]:
+    """Open the repository, expand the pipeline and build the graph; returns (butler, graph, run)."""
+    import time
+
+    from skystack.butler import Butler, RegistryError
+    from skystack.butler.queries.expression import QueryExpressionError
+    from skystack.config import ConfigError
+    from skystack.pipe import ConnectionsError, PipelineError
+    from skystack.pipe.graph_builder import GraphBuilderError, QuantumGraphBuilder
+
+    input_list = _split_collections(inputs)
+    try:
+        butler = Butler(repo, writeable=True)
+        if not input_list:
+            try:
+                input_list = [c for c in butler.registry.get_collection_chain(output) if c]
+                input_list = input_list[1:] if input_list else []
+            except RegistryError:
+                input_list = []
+        if not input_list:
+            raise click.UsageError("give the input collections with -i")
+        run = output_run or f"{output}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+        pipeline = load_pipeline(*pipeline_args)
+        task_defs = pipeline.to_expanded()
+        builder = QuantumGraphBuilder(
+            butler.registry,
+            task_defs,
+            input_collections=input_list,
+            output_run=run,
+            where=where,
+            skip_existing_in=skip_existing_in,
+        )
+        graph = builder.build(metadata={"output": output, "pipeline": pipeline_args[0]})
+    except (
+        PipelineError,
+        ConfigError,
+        ConnectionsError,
+        GraphBuilderError,
+        QueryExpressionError,
+        RegistryError,
+    ) as err:
+        raise click.ClickException(str(err)) from None
+    return butler, graph, run
+
+
+GRAPH_SHOW = ("summary", "graph", "dot", "mermaid")
+
+
+def _show_graph(graph: Any, show: tuple[str, ...]) -> None:
+    for item in show:
+        if item == "summary":
+            click.echo(graph.summary())
+        elif item == "graph":
+            click.echo(graph.format_quanta())
+        elif item == "dot":
+            click.echo(graph.to_dot())
+        elif item == "mermaid":
+            click.echo(graph.to_mermaid())
+        else:
+            raise click.UsageError(f"--show {item!r} is not understood; choose from: {', '.join(GRAPH_SHOW)}")
+
+
+@main.command()
+@pipeline_options
+@graph_options
+@click.option("--save-qgraph", "save_qgraph", type=click.Path(dir_okay=False), help="Write the graph here.")
+@click.option(
+    "--show", "show", multiple=True, metavar="ITEM", help="summary, graph, dot or mermaid (repeatable)."
+)
+def qgraph(
+    pipeline_spec: str,
+    config_overrides: tuple[str, ...],
+    config_files: tuple[str, ...],
+    instrument: str | None,
+    repo: str,
+    inputs: tuple[str, ...],
+    output: str,
+    output_run: str | None,
+    where: str,
+    skip_existing_in: tuple[str, ...],
+    save_qgraph: str | None,
+    show: tuple[str, ...],
+) -> None:
+    """Build the quantum graph of a pipeline on a repository, and show or save it."""
+    pipeline_args = (pipeline_spec, config_overrides, config_files, instrument)
+    butler, graph, _ = _make_graph(repo, inputs, output, output_run, where, skip_existing_in, pipeline_args)
+    butler.close()
+    if save_qgraph:
+        graph.save(save_qgraph)
+    _show_graph(graph, show or ("summary",))
+    if not len(graph):
+        raise click.ClickException("the quantum graph is empty (see the steps above)")
+
+
+@main.command()
+@pipeline_options
+@graph_options
+@click.option("-j", "--processes", default=1, type=int, show_default=True, help="Number of processes.")
+@click.option(
+    "--register-dataset-types", is_flag=True, help="Register the dataset types the pipeline writes."
+)
+@click.option("--fail-fast", is_flag=True, help="Stop at the first failed quantum.")
+@click.option("--save-qgraph", "save_qgraph", type=click.Path(dir_okay=False), help="Write the graph here.")
+@click.option(
+    "--show", "show", multiple=True, metavar="ITEM", help="summary, graph, dot or mermaid (repeatable)."
+)
+@click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
+def run(
+    pipeline_spec: str,
+    config_overrides: tuple[str, ...],
+    config_files: tuple[str, ...],
+    instrument: str | None,
+    repo: str,
+    inputs: tuple[str, ...],
+    output: str,
+    output_run: str | None,
+    where: str,
+    skip_existing_in: tuple[str, ...],
+    processes: int,
+    register_dataset_types: bool,
+    fail_fast: bool,
+    save_qgraph: str | None,
+    show: tuple[str, ...],
+    no_progress: bool,
+) -> None:
+    """Build the quantum graph and run it; OUTPUT becomes a CHAINED collection [run, *inputs]."""
+    if processes != 1:
+        raise click.UsageError(f"-j {processes}: parallel execution is not implemented yet; use -j 1")
+    from skystack.butler import CollectionType, RegistryError
+    from skystack.pipe.execution import ExecutionError, SerialExecutor
+
+    pipeline_args = (pipeline_spec, config_overrides, config_files, instrument)
+    butler, graph, run_name = _make_graph(
+        repo, inputs, output, output_run, where, skip_existing_in, pipeline_args
+    )
+    try:
+        if save_qgraph:
+            graph.save(save_qgraph)
+        _show_graph(graph, show)
+        if not len(graph):
+            click.echo(graph.explain_empty())
+            raise click.ClickException("nothing to run: the quantum graph is empty")
+        executor = SerialExecutor(butler, fail_fast=fail_fast, progress=not no_progress)
+        try:
+            report = executor.execute(graph, register_dataset_types=register_dataset_types)
+            registry = butler.registry
+            registry.register_collection(output, CollectionType.CHAINED)
+            old = [c for c in registry.get_collection_chain(output) if c != run_name]
+            chain = [
+                run_name,
+                *[c for c in old if c not in graph.input_collections],
+                *graph.input_collections,
+            ]
+            registry.set_collection_chain(output, chain)
+        except (ExecutionError, RegistryError) as err:
+            raise click.ClickException(str(err)) from None
+        click.echo(report.table())
+        click.echo(f"Outputs in run {run_name!r}, chained into {output!r}.")
+        if not report.ok:
+            raise click.ClickException(
+                f"{sum(s.value == 'failed' for s in report.status)} quanta failed, "
+                f"{sum(s.value == 'blocked' for s in report.status)} blocked"
+            )
+    finally:
+        butler.close()
 
 
 if __name__ == "__main__":
