@@ -107,3 +107,19 @@ def test_simcam_translator_errors() -> None:
     h["INSTRUME"] = "SimCamTiny"
     with pytest.raises(TranslationError, match="f.fits: raw header has no 'FILTER'"):
         tr.to_observation_info(h, "f.fits")
+
+
+def test_simcam_overrides_apply_through_the_pipeline_layer() -> None:
+    """config/simcam/isr.yaml reaches IsrTask's config when SimCam is named, with its history."""
+    from skystack.config import SourceKind
+    from skystack.pipe.instrument_overrides import apply_instrument_overrides, resolve_instrument
+    from skystack.tasks.isr import IsrConfig
+
+    instrument = resolve_instrument("SimCam")  # by entry-point name, as a pipeline names it
+    config = IsrConfig()
+    applied = apply_instrument_overrides(instrument, config, ["isr"])
+    assert applied and applied[0].endswith("isr.yaml")
+    assert config.overscan.name == "per_row" and config.full_well == 89550.0
+    entry = config.history("overscan.name")[-1]
+    assert entry.source.kind is SourceKind.INSTRUMENT and entry.source.location.endswith("isr.yaml")
+    assert resolve_instrument("SimCamTiny").config_override_dir() is not None

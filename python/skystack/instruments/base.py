@@ -32,6 +32,8 @@ plane position of a pixel is ``position + pixel_size * R(rotation) @ ((x, y) - c
 
 from __future__ import annotations
 
+from importlib.resources.abc import Traversable
+
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -475,6 +477,16 @@ class Instrument:
     def config_dir(self) -> str:
         """Path below ``config/`` of this instrument's per-task overrides (e.g. ``simcam``)."""
         return self.config_folder or self.name.lower()
+
+    def config_override_dir(self) -> Traversable | None:
+        """The shipped folder ``config/<config_dir>`` of per-task overrides, or None if absent.
+
+        A pipeline naming this instrument applies ``<task>.yaml`` files from it to its tasks'
+        configs (see `skystack.pipe.instrument_overrides`).
+        """
+        from skystack.resources import config_folder
+
+        return config_folder(self.config_dir)
 
     def curated_calibrations(self, detector_id: int) -> dict[str, Any]:
         """The curated calibrations of one detector, from the camera description.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib import resources
 from importlib.resources.abc import Traversable
 
-__all__ = ["config_resource", "list_config_resources"]
+__all__ = ["config_folder", "config_resource", "list_config_resources"]
 
 
 def _config_root() -> Traversable:
@@ -55,3 +55,9 @@ def list_config_resources(*parts: str) -> list[str]:
     if not node.is_dir():
         return []
     return sorted(p.name for p in node.iterdir() if not p.name.startswith(("_", ".")))
+
+
+def config_folder(*parts: str) -> Traversable | None:
+    """The shipped folder ``config/<parts...>``, or None if there is no such folder."""
+    node = _config_root().joinpath(*parts) if parts else _config_root()
+    return node if node.is_dir() else None
