@@ -32,12 +32,11 @@ plane position of a pixel is ``position + pixel_size * R(rotation) @ ((x, y) - c
 
 from __future__ import annotations
 
-from importlib.resources.abc import Traversable
-
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, ClassVar
 
