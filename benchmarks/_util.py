@@ -13,15 +13,26 @@ __all__ = ["Row", "median_time", "print_rows"]
 
 
 def median_time(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> float:
-    """Median wall time of ``fn()`` in seconds over ``repeat`` runs after ``warmup`` runs."""
+    """Median wall time of ``fn()`` in seconds over ``repeat`` runs after ``warmup`` runs.
+
+    As `timeit` does, garbage is collected once before the runs and the collector is off while
+    they are timed: a collection before every run would evict the CPU caches and charge short
+    operations for it.
+    """
     for _ in range(warmup):
         fn()
     times = []
-    for _ in range(repeat):
-        gc.collect()
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
+    gc.collect()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+    finally:
+        if enabled:
+            gc.enable()
     return statistics.median(times)
 
 

@@ -39,7 +39,7 @@ from __future__ import annotations
 import os
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from os import PathLike
 from pathlib import Path
@@ -316,12 +316,47 @@ def _card_value(text: str) -> Any:
         return float(value.replace("D", "E"))
 
 
+class _Cards(Mapping[str, Any]):
+    """Card values of one header by keyword, parsed only when looked up (most never are)."""
+
+    __slots__ = ("_index", "_parsed", "_path", "_raw")
+
+    def __init__(self, path: str | PathLike[str], index: int) -> None:
+        self._path, self._index = path, index
+        self._raw: dict[str, str] = {}
+        self._parsed: dict[str, Any] = {}
+
+    def add(self, keyword: str, value_text: str) -> None:
+        self._raw.setdefault(keyword, value_text)
+
+    def __getitem__(self, keyword: str) -> Any:
+        try:
+            return self._parsed[keyword]
+        except KeyError:
+            pass
+        text = self._raw[keyword]
+        try:
+            value = self._parsed[keyword] = _card_value(text)
+        except ValueError as err:
+            raise FitsError(self._path, f"bad card {keyword} in HDU {self._index}: {err}") from None
+        return value
+
+    def __contains__(self, keyword: object) -> bool:
+        return keyword in self._raw
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
 class _Hdu:
-    """One HDU found by `_FitsFile`: its raw header, a few parsed cards and where its data are."""
+    """One HDU found by `_FitsFile`: its raw header, its cards and where its data are."""
 
     __slots__ = ("_header", "cards", "data_offset", "data_size", "index", "name", "raw")
 
-    def __init__(self, index: int, raw: bytes, cards: dict[str, Any], data_offset: int, data_size: int):
+    def __init__(self, index: int, raw: bytes, cards: _Cards, data_offset: int, data_size: int):
         self.index = index
         self.raw = raw
         self.cards = cards
@@ -388,7 +423,7 @@ class _FitsFile:
     def _scan_hdu(self, stream: Any, index: int, offset: int) -> _Hdu:
         stream.seek(offset)
         blocks: list[bytes] = []
-        cards: dict[str, Any] = {}
+        cards = _Cards(self.path, index)
         while True:
             block = stream.read(_BLOCK)
             if len(block) < _BLOCK:
@@ -410,13 +445,10 @@ class _FitsFile:
                 if keyword == "HIERARCH" and "=" in card:
                     long_keyword, _, value_text = card[9:].partition("=")
                     keyword = long_keyword.strip().upper()
-                if value_text is not None and keyword not in cards:
-                    try:
-                        cards[keyword] = _card_value(value_text)
-                    except ValueError as err:
-                        raise FitsError(self.path, f"bad card in HDU {index}: {err}") from None
+                if value_text is not None:
+                    cards.add(keyword, value_text)
 
-    def _finish(self, index: int, raw: bytes, cards: dict[str, Any], data_offset: int) -> _Hdu:
+    def _finish(self, index: int, raw: bytes, cards: _Cards, data_offset: int) -> _Hdu:
         try:
             naxis = int(cards.get("NAXIS", 0))
             count = 1 if naxis else 0
