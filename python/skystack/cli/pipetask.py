@@ -10,6 +10,7 @@ commands so that ``pipetask --help`` stays fast.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -60,7 +61,7 @@ def pipeline_options(fn: Any) -> Any:
         "config_overrides",
         multiple=True,
         metavar="LABEL:FIELD=VALUE",
-        help="Config override for task LABEL (repeatable; applied in order, after -C files given before it).",
+        help="Config override for task LABEL (repeatable; applied in order, after all -C files).",
     )(fn)
     fn = click.option(
         "-p",
@@ -259,15 +260,40 @@ def _split_collections(values: tuple[str, ...]) -> list[str]:
     return [c.strip() for v in values for c in v.split(",") if c.strip()]
 
 
-def _make_graph(
-    repo: str,
-    inputs: tuple[str, ...],
-    output: str,
-    output_run: str | None,
-    where: str,
-    skip_existing_in: tuple[str, ...],
-    pipeline_args: tuple[str, tuple[str, ...], tuple[str, ...], str | None],
-) -> tuple[Any, Any, str]:
+def graph_output_options(fn: Any) -> Any:
+    """``--save-qgraph FILE`` and ``--show ITEM``: what to do with a built graph."""
+    fn = click.option(
+        "--show", "show", multiple=True, metavar="ITEM", help="summary, graph, dot or mermaid (repeatable)."
+    )(fn)
+    return click.option(
+        "--save-qgraph", "save_qgraph", type=click.Path(dir_okay=False), help="Write the graph here."
+    )(fn)
+
+
+@dataclass(frozen=True)
+class _GraphRequest:
+    """The options shared by ``qgraph`` and ``run``: pipeline, repository, collections, query."""
+
+    pipeline_spec: str
+    config_overrides: tuple[str, ...]
+    config_files: tuple[str, ...]
+    instrument: str | None
+    repo: str
+    inputs: tuple[str, ...]
+    output: str
+    output_run: str | None
+    where: str
+    skip_existing_in: tuple[str, ...]
+    save_qgraph: str | None
+    show: tuple[str, ...]
+
+    @classmethod
+    def pop_from(cls, options: dict[str, Any]) -> _GraphRequest:
+        """Take this request's fields out of a command's keyword arguments."""
+        return cls(**{f.name: options.pop(f.name) for f in fields(cls)})
+
+
+def _make_graph(request: _GraphRequest) -> tuple[Any, Any, str]:
     """Open the repository, expand the pipeline and build the graph; returns (butler, graph, run)."""
     import time
 
@@ -277,29 +303,30 @@ def _make_graph(
     from skystack.pipe import ConnectionsError, PipelineError
     from skystack.pipe.graph_builder import GraphBuilderError, QuantumGraphBuilder
 
-    input_list = _split_collections(inputs)
+    r = request
+    input_list = _split_collections(r.inputs)
     try:
-        butler = Butler(repo, writeable=True)
+        butler = Butler(r.repo, writeable=True)
         if not input_list:
             try:
-                input_list = [c for c in butler.registry.get_collection_chain(output) if c]
+                input_list = [c for c in butler.registry.get_collection_chain(r.output) if c]
                 input_list = input_list[1:] if input_list else []
             except RegistryError:
                 input_list = []
         if not input_list:
             raise click.UsageError("give the input collections with -i")
-        run = output_run or f"{output}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
-        pipeline = load_pipeline(*pipeline_args)
+        run = r.output_run or f"{r.output}/{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+        pipeline = load_pipeline(r.pipeline_spec, r.config_overrides, r.config_files, r.instrument)
         task_defs = pipeline.to_expanded()
         builder = QuantumGraphBuilder(
             butler.registry,
             task_defs,
             input_collections=input_list,
             output_run=run,
-            where=where,
-            skip_existing_in=skip_existing_in,
+            where=r.where,
+            skip_existing_in=r.skip_existing_in,
         )
-        graph = builder.build(metadata={"output": output, "pipeline": pipeline_args[0]})
+        graph = builder.build(metadata={"output": r.output, "pipeline": r.pipeline_spec})
     except (
         PipelineError,
         ConfigError,
@@ -332,31 +359,15 @@ def _show_graph(graph: Any, show: tuple[str, ...]) -> None:
 @main.command()
 @pipeline_options
 @graph_options
-@click.option("--save-qgraph", "save_qgraph", type=click.Path(dir_okay=False), help="Write the graph here.")
-@click.option(
-    "--show", "show", multiple=True, metavar="ITEM", help="summary, graph, dot or mermaid (repeatable)."
-)
-def qgraph(
-    pipeline_spec: str,
-    config_overrides: tuple[str, ...],
-    config_files: tuple[str, ...],
-    instrument: str | None,
-    repo: str,
-    inputs: tuple[str, ...],
-    output: str,
-    output_run: str | None,
-    where: str,
-    skip_existing_in: tuple[str, ...],
-    save_qgraph: str | None,
-    show: tuple[str, ...],
-) -> None:
+@graph_output_options
+def qgraph(**options: Any) -> None:
     """Build the quantum graph of a pipeline on a repository, and show or save it."""
-    pipeline_args = (pipeline_spec, config_overrides, config_files, instrument)
-    butler, graph, _ = _make_graph(repo, inputs, output, output_run, where, skip_existing_in, pipeline_args)
+    request = _GraphRequest.pop_from(options)
+    butler, graph, _ = _make_graph(request)
     butler.close()
-    if save_qgraph:
-        graph.save(save_qgraph)
-    _show_graph(graph, show or ("summary",))
+    if request.save_qgraph:
+        graph.save(request.save_qgraph)
+    _show_graph(graph, request.show or ("summary",))
     if not len(graph):
         raise click.ClickException("the quantum graph is empty (see the steps above)")
 
@@ -364,33 +375,15 @@ def qgraph(
 @main.command()
 @pipeline_options
 @graph_options
+@graph_output_options
 @click.option("-j", "--processes", default=1, type=int, show_default=True, help="Number of processes.")
 @click.option(
     "--register-dataset-types", is_flag=True, help="Register the dataset types the pipeline writes."
 )
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed quantum.")
-@click.option("--save-qgraph", "save_qgraph", type=click.Path(dir_okay=False), help="Write the graph here.")
-@click.option(
-    "--show", "show", multiple=True, metavar="ITEM", help="summary, graph, dot or mermaid (repeatable)."
-)
 @click.option("--no-progress", is_flag=True, help="Do not show the progress bar.")
 def run(
-    pipeline_spec: str,
-    config_overrides: tuple[str, ...],
-    config_files: tuple[str, ...],
-    instrument: str | None,
-    repo: str,
-    inputs: tuple[str, ...],
-    output: str,
-    output_run: str | None,
-    where: str,
-    skip_existing_in: tuple[str, ...],
-    processes: int,
-    register_dataset_types: bool,
-    fail_fast: bool,
-    save_qgraph: str | None,
-    show: tuple[str, ...],
-    no_progress: bool,
+    processes: int, register_dataset_types: bool, fail_fast: bool, no_progress: bool, **options: Any
 ) -> None:
     """Build the quantum graph and run it; OUTPUT becomes a CHAINED collection [run, *inputs]."""
     if processes != 1:
@@ -398,14 +391,13 @@ def run(
     from skystack.butler import CollectionType, RegistryError
     from skystack.pipe.execution import ExecutionError, SerialExecutor
 
-    pipeline_args = (pipeline_spec, config_overrides, config_files, instrument)
-    butler, graph, run_name = _make_graph(
-        repo, inputs, output, output_run, where, skip_existing_in, pipeline_args
-    )
+    request = _GraphRequest.pop_from(options)
+    output = request.output
+    butler, graph, run_name = _make_graph(request)
     try:
-        if save_qgraph:
-            graph.save(save_qgraph)
-        _show_graph(graph, show)
+        if request.save_qgraph:
+            graph.save(request.save_qgraph)
+        _show_graph(graph, request.show)
         if not len(graph):
             click.echo(graph.explain_empty())
             raise click.ClickException("nothing to run: the quantum graph is empty")
