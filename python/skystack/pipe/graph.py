@@ -28,6 +28,7 @@ from typing import Any
 
 from skystack.butler import DataCoordinate, DatasetRef, DatasetType, DimensionUniverse
 from skystack.config import import_class
+from skystack.utils.ids import uuid5
 
 from .pipeline import TaskDef
 from .pipeline_task import PipelineTaskConfig
@@ -55,8 +56,7 @@ class QuantumGraphError(ValueError):
 
 def quantum_id(label: str, data_id: DataCoordinate, run: str) -> uuid.UUID:
     """The deterministic ID of the quantum of task ``label`` for ``data_id`` in ``run``."""
-    items = ";".join(f"{k}={v!r}" for k, v in sorted(data_id.required.items()))
-    return uuid.uuid5(QUANTUM_ID_NAMESPACE, f"{label}|{items}|{run}")
+    return uuid5(QUANTUM_ID_NAMESPACE, f"{label}|{data_id.id_text}|{run}")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -221,9 +221,12 @@ class QuantumGraphBuilder:
         )
 
     def _output_ref(self, dtype: DatasetType, data_id: DataCoordinate) -> DatasetRef:
-        coord = DataCoordinate.from_trusted(
-            dtype.dimensions, tuple(data_id[d] for d in dtype.dimensions.required)
-        )
+        if dtype.dimensions == data_id.dimensions:
+            coord = data_id  # the usual case: an output with the quantum's own dimensions
+        else:
+            coord = DataCoordinate.from_trusted(
+                dtype.dimensions, tuple(data_id[d] for d in dtype.dimensions.required)
+            )
         return DatasetRef(
             make_dataset_id(dtype.name, coord, self.output_run, _ID_MODE), dtype, coord, self.output_run
         )

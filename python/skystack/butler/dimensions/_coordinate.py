@@ -118,7 +118,7 @@ class DataCoordinate(Mapping[str, DataIdValue]):
     As a mapping it holds the required dimensions and, when known, the implied ones.
     """
 
-    __slots__ = ("_hash", "_implied", "_records", "_required", "dimensions")
+    __slots__ = ("_hash", "_id_text", "_implied", "_records", "_required", "dimensions")
 
     dimensions: DimensionGroup
     _hash: int
@@ -287,6 +287,19 @@ class DataCoordinate(Mapping[str, DataIdValue]):
         yield from zip(self.dimensions.required, self._required, strict=True)
         if self._implied is not None:
             yield from zip(self.dimensions.implied, self._implied, strict=True)
+
+    @property
+    def id_text(self) -> str:
+        """``name=value;...`` of the required values sorted by dimension name (cached).
+
+        The stable text from which deterministic dataset and quantum IDs are made.
+        """
+        text: str | None = getattr(self, "_id_text", None)
+        if text is None:
+            pairs = sorted(zip(self.dimensions.required, self._required, strict=True))
+            text = ";".join(f"{k}={v!r}" for k, v in pairs)
+            self._id_text = text
+        return text
 
     @property
     def values_tuple(self) -> tuple[DataIdValue, ...]:

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...utils.ids import uuid5
 from ..dimensions import DataCoordinate, DimensionGroup, DimensionUniverse
 from ._names import validate_dataset_type_name
 
@@ -48,11 +49,10 @@ def make_dataset_id(
     """The dataset ID for ``mode`` (see `DatasetIdGenEnum`); deterministic modes use uuid5."""
     if mode is DatasetIdGenEnum.UNIQUE:
         return uuid.uuid4()
-    items = ";".join(f"{k}={v!r}" for k, v in sorted(data_id.required.items()))
-    text = f"{dataset_type_name}|{items}"
+    text = f"{dataset_type_name}|{data_id.id_text}"
     if mode is DatasetIdGenEnum.DATAID_TYPE_RUN:
         text += f"|{run}"
-    return uuid.uuid5(DATASET_ID_NAMESPACE, text)
+    return uuid5(DATASET_ID_NAMESPACE, text)
 
 
 class DatasetType:
