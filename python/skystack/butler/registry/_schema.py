@@ -216,6 +216,26 @@ class RegistrySchema:
             sa.Index(f"{element.name}_{skypix}_overlap_pixel", skypix),
         )
 
+    def _membership_columns(self) -> list[sa.Column]:
+        """The dataset, dataset-type and collection columns shared by the tag and calib tables."""
+        return [
+            sa.Column(
+                "dataset_id", GUID, sa.ForeignKey(self.dataset.c.id, ondelete="CASCADE"), nullable=False
+            ),
+            sa.Column(
+                "dataset_type_id",
+                sa.Integer,
+                sa.ForeignKey(self.dataset_type.c.dataset_type_id),
+                nullable=False,
+            ),
+            sa.Column(
+                "collection_id",
+                sa.Integer,
+                sa.ForeignKey(self.collection.c.collection_id, ondelete="CASCADE"),
+                nullable=False,
+            ),
+        ]
+
     def tag_table(self, group: DimensionGroup) -> sa.Table:
         """The ``dataset_tags_<dims>`` table definition of a dimension group (not created here)."""
         table = self._tags.get(group)
@@ -225,21 +245,7 @@ class RegistrySchema:
             table = sa.Table(
                 f"dataset_tags_{suffix}",
                 self.metadata,
-                sa.Column(
-                    "dataset_id", GUID, sa.ForeignKey(self.dataset.c.id, ondelete="CASCADE"), nullable=False
-                ),
-                sa.Column(
-                    "dataset_type_id",
-                    sa.Integer,
-                    sa.ForeignKey(self.dataset_type.c.dataset_type_id),
-                    nullable=False,
-                ),
-                sa.Column(
-                    "collection_id",
-                    sa.Integer,
-                    sa.ForeignKey(self.collection.c.collection_id, ondelete="CASCADE"),
-                    nullable=False,
-                ),
+                *self._membership_columns(),
                 *cols,
                 sa.PrimaryKeyConstraint("dataset_id", "collection_id"),
                 sa.UniqueConstraint(
@@ -260,21 +266,7 @@ class RegistrySchema:
                 f"dataset_calibs_{suffix}",
                 self.metadata,
                 sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-                sa.Column(
-                    "dataset_id", GUID, sa.ForeignKey(self.dataset.c.id, ondelete="CASCADE"), nullable=False
-                ),
-                sa.Column(
-                    "dataset_type_id",
-                    sa.Integer,
-                    sa.ForeignKey(self.dataset_type.c.dataset_type_id),
-                    nullable=False,
-                ),
-                sa.Column(
-                    "collection_id",
-                    sa.Integer,
-                    sa.ForeignKey(self.collection.c.collection_id, ondelete="CASCADE"),
-                    nullable=False,
-                ),
+                *self._membership_columns(),
                 *cols,
                 sa.Column("timespan_begin", sa.BigInteger, nullable=False),
                 sa.Column("timespan_end", sa.BigInteger, nullable=False),
