@@ -398,10 +398,40 @@ class QuantumGraphBuilder:
         if set(in_dims) <= group.names:
             ref = table.get(tuple(data_id[d] for d in in_dims))
             return [] if ref is None else [ref]
+        if len(in_dims) == 1 and self.universe[in_dims[0]].is_skypix:
+            return self._skypix_prerequisite(in_dims[0], table, group, data_id)
         raise GraphBuilderError(
             f"PrerequisiteInput {conn.name!r} has dimensions {in_dims} outside the task's "
             f"{group.required} and no lookup_function; give it a lookup_function"
         )
+
+    def _skypix_prerequisite(
+        self, skypix: str, table: Mapping[Key, DatasetRef], group: Any, data_id: DataCoordinate
+    ) -> list[DatasetRef]:
+        """Datasets sharded by sky pixel (reference catalogues) overlapping the quantum's region."""
+        from skystack.geom.healpix import healpix_ranges, ranges_to_array
+
+        families = self._families(group)
+        if not families:
+            raise GraphBuilderError(
+                f"A prerequisite sharded by {skypix} needs a task with a spatial dimension "
+                f"(visit_detector_region, patch, ...); {group.required} has none"
+            )
+        element = next(iter(families.values()))
+        region = self._element_regions(element).get(
+            tuple(data_id[k] for k in self.universe[element].required)
+        )
+        if region is None:
+            return []
+        level = self.universe[skypix].skypix_level
+        assert level is not None
+        refs: list[DatasetRef] = []
+        for begin, end in ranges_to_array(healpix_ranges(region, level)):
+            for pix in range(int(begin), int(end)):
+                ref = table.get((pix,))
+                if ref is not None:
+                    refs.append(ref)
+        return refs
 
     # -- spatial joins ------------------------------------------------------------------------------
     def _families(self, group: Any) -> dict[str, str]:
