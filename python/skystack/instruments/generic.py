@@ -32,11 +32,41 @@ _SINGLE_BANDS = set("ugrizyUBVRIJHK")
 
 
 def _filter_band(physical_filter: str) -> str:
-    """The band of a filter name: single-letter names map to themselves, others are kept."""
+    """The band of a filter name: a single-letter name or first word (DECam's ``r DECam SDSS
+    c0002 ...``) maps to that letter; other names are kept."""
     name = physical_filter.strip()
-    if len(name) == 1 and name in _SINGLE_BANDS:
-        return name
+    first = name.split()[0] if name else ""
+    if len(first) == 1 and first in _SINGLE_BANDS:
+        return first
     return name or "unknown"
+
+
+#: Image-type keyword values of common acquisition software (MaxIm DL, IRAF, ESO ...) → the
+#: observation types of the ``exposure`` records (``define-visits`` groups the ``science`` ones).
+_OBSERVATION_TYPES = {
+    "light": "science",
+    "light frame": "science",
+    "object": "science",
+    "science": "science",
+    "bias": "bias",
+    "bias frame": "bias",
+    "zero": "bias",
+    "dark": "dark",
+    "dark frame": "dark",
+    "flat": "flat",
+    "flat frame": "flat",
+    "flat field": "flat",
+    "flatfield": "flat",
+    "dome flat": "flat",
+    "sky flat": "flat",
+    "twilight flat": "flat",
+}
+
+
+def _observation_type(header: fits.Header) -> str:
+    """``IMAGETYP`` (or ``OBSTYPE``) as an observation type; unknown values are kept, lower-cased."""
+    value = str(header.get("IMAGETYP", header.get("OBSTYPE", "science"))).strip().lower()
+    return _OBSERVATION_TYPES.get(value, value or "science")
 
 
 def find_image_hdu(hdus: fits.HDUList, filename: str) -> tuple[int, SkyWcs]:
@@ -89,7 +119,8 @@ class GenericTranslator(HeaderTranslator):
 
         The exposure id is the ``DATE-OBS`` start time as the integer ``YYYYMMDDhhmmss``; the
         boresight is the WCS position of the image centre; the rotation angle is the position
-        angle of the image +y axis.
+        angle of the image +y axis; ``IMAGETYP`` values such as ``LIGHT`` or ``object`` are
+        observation type ``science`` (``Bias Frame``/``zero`` → ``bias``, ...).
 
         Raises
         ------
@@ -122,7 +153,7 @@ class GenericTranslator(HeaderTranslator):
             obs_id=Path(filename).name,
             group=stamp,
             snap=0,
-            observation_type=str(header.get("IMAGETYP", header.get("OBSTYPE", "science"))).strip().lower(),
+            observation_type=_observation_type(header),
             datetime_begin=tai_begin.isot,
             datetime_end=end.isot,
             exposure_time=exptime,
