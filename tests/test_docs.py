@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 DOC = Path(__file__).resolve().parent.parent / "doc"
-PAGES = ["configs-and-tasks.md", "index.md", "pipelines.md", "simulator.md", "srd-metrics.md"]
+PAGES = [
+    "calibration.md",
+    "configs-and-tasks.md",
+    "index.md",
+    "pipelines.md",
+    "simulator.md",
+    "srd-metrics.md",
+]
 
 
 @pytest.mark.parametrize("page", PAGES)

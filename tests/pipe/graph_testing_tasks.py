@@ -48,9 +48,12 @@ def raw_value(visit: int, detector: int) -> float:
     return 10.0 * visit + detector
 
 
-def make_repo(root: Path) -> Butler:
-    """Create the repository described in the module docstring and return a Butler on it."""
-    butler = Butler.create(root)
+def make_repo(root: Path, **create_kwargs: Any) -> Butler:
+    """Create the repository described in the module docstring and return a Butler on it.
+
+    ``create_kwargs`` go to `Butler.create` (e.g. ``db=`` and ``namespace=`` for PostgreSQL).
+    """
+    butler = Butler.create(root, **create_kwargs)
     r = butler.registry
     r.insert_dimension_records(
         "instrument", [{"name": "Cam", "visit_max": 100, "exposure_max": 100, "detector_max": 10}]

@@ -269,7 +269,16 @@ class PrerequisiteInput(BaseInput):
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Output(DimensionedConnection):
-    """A per-quantum output; its dimensions must be among the task's dimensions."""
+    """A per-quantum output; its dimensions must be among the task's dimensions.
+
+    Parameters
+    ----------
+    is_calibration : `bool`
+        Whether the dataset type may be certified in CALIBRATION collections (a master bias,
+        flat ... written by a calibration-products task).
+    """
+
+    is_calibration: bool = False
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -316,6 +325,11 @@ class PipelineTaskConnections:
         From class creation when the declaration is inconsistent, and from the constructor when
         the names cannot be resolved (unknown template, invalid name, a dataset both read and
         written).
+
+    Notes
+    -----
+    A subclass may drop connections its config switches off: ``del self.bias`` in its
+    ``__init__``, after ``super().__init__(config=config)``.
     """
 
     dimensions: ClassVar[tuple[str, ...]] = ()
@@ -467,6 +481,12 @@ class PipelineTaskConnections:
                     f"(by {read[conn.name]!r}) and written (by {attr!r}); "
                     "rename one through config.connections"
                 )
+
+    def __delattr__(self, name: str) -> None:
+        """``del self.<connection>`` in a subclass' ``__init__`` drops a connection (e.g. per config)."""
+        if name in getattr(self, "connections", {}):
+            del self.connections[name]
+        super().__delattr__(name)
 
     def _select(self, kind: type[BaseConnection]) -> dict[str, BaseConnection]:
         return {a: c for a, c in self.connections.items() if type(c) is kind}

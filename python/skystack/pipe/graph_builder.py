@@ -11,9 +11,14 @@ For each task, in dataset-flow order:
    `lsst.sphgeom` overlap test keeps the real overlaps;
 3. regular inputs: one dataset query per dataset type (in the input collections, or the outputs
    of upstream quanta of this graph), joined in memory by data-ID tuples; ``multiple=True``
-   inputs are gathered by the dimensions they share with the task (and spatial overlap);
+   inputs are gathered by the dimensions they share with the task, those the task has and the
+   input implies (the ``physical_filter`` of a flat's exposures), and spatial overlap; the
+   ``-d`` terms that mention only the input's dimensions select the gathered datasets
+   (``exposure.observation_type = 'bias'`` picks the raws a master bias combines);
 4. prerequisite inputs: calibrations found by the quantum's time (``Registry.find_dataset`` on
-   the exposure/visit timespan), others by data ID, or through a ``lookup_function``;
+   the exposure/visit timespan; for a quantum without one, the span of its inputs' exposures, or
+   any time when it has none, which finds the one calibration certified), others by data ID, or
+   through a ``lookup_function``; the build step names the prerequisites that were missing;
 5. ``adjust_quantum`` of the task's connections (`NoWorkFound` drops the quantum);
 6. ``skip_existing_in``: quanta whose ``<label>_metadata`` exists there are skipped, their
    existing outputs feeding downstream quanta.
@@ -39,6 +44,7 @@ from skystack.butler import (
     MissingCollectionError,
     MissingDatasetTypeError,
     Registry,
+    Timespan,
 )
 from skystack.butler.queries.expression import (
     LogicalOp,
@@ -153,6 +159,7 @@ class QuantumGraphBuilder:
                 )
         self._existing: dict[tuple[str, tuple[str, ...]], dict[Key, DatasetRef]] = {}
         self._regions: dict[str, dict[Key, Region]] = {}
+        self._records: dict[str, dict[Key, Any]] = {}
 
     # -- registry access (one query per dataset type / element, cached) ---------------------------
     def _datasets(self, name: str, collections: tuple[str, ...]) -> dict[Key, DatasetRef]:
@@ -175,6 +182,60 @@ class QuantumGraphBuilder:
                 if r.region is not None
             }
         return self._regions[element]
+
+    def _element_records(self, element: str) -> dict[Key, Any]:
+        """Records of ``element`` by their required values (one query per element, cached)."""
+        if element not in self._records:
+            elem = self.universe[element]
+            self._records[element] = {
+                tuple(getattr(r, elem.column_name(d)) for d in elem.required): r
+                for r in self.registry.query_dimension_records(element)
+            }
+        return self._records[element]
+
+    def _implied_lookup(self, group: Any, dimension: str) -> Any:
+        """A function ``required values of group -> value of dimension``, which ``group`` implies.
+
+        `None` if no element of ``group`` implies ``dimension``.
+        """
+        for name in group.required:
+            elem = self.universe[name]
+            if dimension in elem.implied:
+                positions = [group.required.index(d) for d in elem.required]
+                records = self._element_records(name)
+                return lambda values: getattr(
+                    records.get(tuple(values[p] for p in positions)), dimension, None
+                )
+        return None
+
+    def _restrict(
+        self, table: Mapping[Key, DatasetRef], in_group: Any, terms: Sequence[str]
+    ) -> dict[Key, DatasetRef]:
+        """The entries of ``table`` whose data IDs satisfy the ``-d`` terms (one data-ID query)."""
+        where = " AND ".join(f"({t})" for t in terms)
+        keep = {
+            d.values_tuple
+            for d in self.registry.query_data_ids(in_group.required, where=where, bind=self.bind)
+        }
+        return {k: r for k, r in table.items() if k in keep}
+
+    def _inputs_timespan(self, inputs: Mapping[str, Sequence[DatasetRef]]) -> Timespan | None:
+        """The span of the timespans of the inputs' temporal records (exposures), or `None`."""
+        begin: int | None = None
+        end: int | None = None
+        for refs in inputs.values():
+            for ref in refs:
+                for element in ref.dataset_type.dimensions.temporal:
+                    keys = self.universe[element].required
+                    record = self._element_records(element).get(tuple(ref.data_id[k] for k in keys))
+                    span = getattr(record, "timespan", None)
+                    if span is None or span.begin is None or span.end is None:
+                        continue
+                    # a zero-length exposure (a bias) still has its instant
+                    b, e = span.begin_nsec, max(span.end_nsec, span.begin_nsec + 1)
+                    begin = b if begin is None else min(begin, b)
+                    end = e if end is None else max(end, e)
+        return None if begin is None else Timespan.from_nsec(begin, end)
 
     # -- building ---------------------------------------------------------------------------------
     def build(self, metadata: Mapping[str, Any] | None = None) -> QuantumGraph:
@@ -264,7 +325,7 @@ class QuantumGraphBuilder:
         group = self.universe.conform(task_def.dimensions)
         names = set(group.elements)
         terms = [text for text, roots in self.terms if roots <= names]
-        partial = len(terms) < len(self.terms)
+        used = len(terms)
         where = " AND ".join(f"({t})" for t in terms)
         data_ids = self.registry.query_data_ids(group.required, where=where, bind=self.bind)
         desc = f"data IDs of ({', '.join(group.required)})" + (f" where {where}" if where else "")
@@ -280,21 +341,36 @@ class QuantumGraphBuilder:
                 table = produced.get(conn.name, {})
             else:
                 table = self._datasets(conn.name, self.input_collections)
+            in_group = self.universe.conform(conn.dimensions)
+            in_elements = set(in_group.elements)
+            in_terms = [t for t, roots in self.terms if roots <= in_elements and not roots <= names]
+            if in_terms and not in_group.names <= group.names:
+                table = self._restrict(table, in_group, in_terms)
+                used += len(in_terms)
             alive = self._attach(attr, conn, table, group, data_ids, found, alive)
             steps.append(BuildStep(label, f"with input {attr} ({conn.name})", len(alive)))
+        partial = used < len(self.terms)
         # Prerequisites, adjust_quantum, outputs.
         metadata_type, log_type = _provenance_types(label, task_def.dimensions)
         out_types = {a: c.make_dataset_type(self.universe) for a, c in conns.outputs.items()}
         done = self._datasets(metadata_type.name, self.skip_existing_in) if self.skip_existing_in else {}
         quanta: list[Quantum] = []
         n_prereq = n_nowork = n_skipped = 0
+        missing: dict[str, int] = defaultdict(int)
+        # calibrations of quanta without a time of their own are found by their inputs' time
+        need_span = not group.temporal and any(
+            getattr(c, "is_calibration", False) for c in conns.prerequisite_inputs.values()
+        )
         for i in alive:
             data_id = data_ids[i]
             inputs = found[i]
+            span = self._inputs_timespan(inputs) if need_span else None
             try:
                 for attr, conn in conns.prerequisite_inputs.items():
                     assert isinstance(conn, PrerequisiteInput)
-                    inputs[attr] = self._prerequisite(conn, group, data_id)
+                    inputs[attr] = self._prerequisite(conn, group, data_id, span)
+                    if len(inputs[attr]) < conn.minimum:
+                        missing[attr] += 1
             except PrerequisiteMissingError:
                 n_prereq += 1
                 continue
@@ -334,7 +410,16 @@ class QuantumGraphBuilder:
         left = len(alive)
         if conns.prerequisite_inputs:
             left -= n_prereq
-            steps.append(BuildStep(label, "with prerequisite inputs", left))
+            text = "with prerequisite inputs"
+            if missing:
+                counts = ", ".join(
+                    f"{attr} ({conns.connections[attr].name}) for {n}" for attr, n in missing.items()
+                )
+                text += (
+                    f" (missing {counts} of {len(alive)} quanta in {list(self.input_collections)}; "
+                    "calibrations must be certified in a CALIBRATION collection valid at the data's time)"
+                )
+            steps.append(BuildStep(label, text, left))
         left -= n_nowork
         steps.append(BuildStep(label, "after adjust_quantum", left))
         if self.skip_existing_in:
@@ -368,12 +453,21 @@ class QuantumGraphBuilder:
             return kept
         shared = [d for d in in_dims if d in group.names]
         positions = [in_dims.index(d) for d in shared]
+        # task dimensions the input implies (the physical_filter of a flat's exposures) gather too
+        implied = [d for d in group.required if d not in in_dims and d in in_group.names]
+        lookups = [self._implied_lookup(in_group, d) for d in implied]
+        if None in lookups:
+            implied, lookups = [], []
         gathered: dict[Key, list[DatasetRef]] = defaultdict(list)
         for values, ref in table.items():
-            gathered[tuple(values[p] for p in positions)].append(ref)
+            key = tuple(values[p] for p in positions)
+            if lookups:
+                key += tuple(fn(values) for fn in lookups)
+            gathered[key].append(ref)
         spatial = self._gather_overlap(in_group, group)
+        keys = [*shared, *implied]
         for i in alive:
-            refs = gathered.get(tuple(data_ids[i][d] for d in shared), [])
+            refs = gathered.get(tuple(data_ids[i][d] for d in keys), [])
             if spatial is not None and refs:
                 refs = [r for r in refs if spatial(r.data_id, data_ids[i])]
             found[i][attr] = sorted(refs, key=lambda r: r.data_id.values_tuple)
@@ -381,15 +475,31 @@ class QuantumGraphBuilder:
                 kept.append(i)
         return kept
 
-    def _prerequisite(self, conn: PrerequisiteInput, group: Any, data_id: DataCoordinate) -> list[DatasetRef]:
+    def _prerequisite(
+        self, conn: PrerequisiteInput, group: Any, data_id: DataCoordinate, span: Timespan | None = None
+    ) -> list[DatasetRef]:
         fn = conn.resolve_lookup_function()
         dtype = conn.make_dataset_type(self.universe)
         if fn is not None:
             return list(fn(dtype, self.registry, data_id, self.input_collections))
         if conn.is_calibration:
             values = dict(data_id.full_items())
+            for dim in dtype.dimensions.required:
+                if dim not in values:  # implied by the quantum (a flat's physical_filter by its exposure)
+                    lookup = self._implied_lookup(group, dim)
+                    value = None if lookup is None else lookup(data_id.values_tuple)
+                    if value is None:
+                        raise GraphBuilderError(
+                            f"PrerequisiteInput {conn.name!r} needs a {dim!r}, which the task's dimensions "
+                            f"{group.required} neither contain nor imply for {data_id}; add it to the "
+                            "task's dimensions or give the connection a lookup_function"
+                        )
+                    values[dim] = value
+            timespan = None if group.temporal else (span or Timespan(None, None))
             try:
-                ref = self.registry.find_dataset(conn.name, values, collections=self.input_collections)
+                ref = self.registry.find_dataset(
+                    conn.name, values, collections=self.input_collections, timespan=timespan
+                )
             except (MissingDatasetTypeError, MissingCollectionError):
                 ref = None
             return [] if ref is None else [ref]

@@ -45,8 +45,10 @@ __all__ = [
 ]
 
 
-# pydantic's model metaclass, reached through a public class rather than its private module.
-ModelMetaclass: type = type(Config)
+if TYPE_CHECKING:  # the real class, so that type checkers accept the configs' metaclass
+    from pydantic._internal._model_construction import ModelMetaclass
+else:  # pydantic's model metaclass, reached through a public class rather than its private module
+    ModelMetaclass = type(Config)
 
 
 class _PipelineTaskConfigMeta(ModelMetaclass):

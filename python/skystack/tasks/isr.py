@@ -22,7 +22,15 @@ Steps, in order, each switchable by config (``do_<step>``):
 
 The task needs no Butler: ``IsrTask(config=cfg).run(raw, detector=det, bias=..., flat=...)``.
 Master calibrations for it are built with `IsrTask.make_master_bias`, `make_master_dark` and
-`make_master_flat` from raw calibration exposures.
+`make_master_flat` from raw calibration exposures, or by the PipelineTasks of `skystack.tasks.cpp`.
+
+As a PipelineTask (`IsrConnections`, quanta of ``instrument, exposure, detector``) it reads the
+``raw``, finds the master ``bias``, ``dark``, ``flat`` (of the exposure's ``physical_filter``) and
+the ``defects`` certified in CALIBRATION collections at the exposure's time (plus ``crosstalk`` and
+``linearizer`` when certified; the camera's values otherwise) and writes ``post_isr``. A step
+switched off in the config drops its calibration from the connections. The detector comes from
+the camera of the data ID's instrument; the exposure gets the raw's visit information and the
+WCS the telescope reported.
 """
 
 from __future__ import annotations
@@ -62,12 +70,34 @@ from skystack.algorithms.isr import (
 from skystack.config import Config, ConfigValidationError, SubtaskSelection, field, subtask_field
 from skystack.geom import Box2I
 from skystack.image import Exposure, Mask, MaskedImage, VisitInfo
+from skystack.pipe import (
+    BaseInput,
+    Input,
+    Output,
+    PipelineTask,
+    PipelineTaskConfig,
+    PipelineTaskConnections,
+    PrerequisiteInput,
+    QuantumContext,
+)
 from skystack.task import Struct, Task, timed
+
+from .isr_io import (
+    crosstalk_matrix,
+    defects_to_boxes,
+    detector_for,
+    instrument_for,
+    linearity_coefficients,
+    ref_data_id,
+    single_ref,
+    unpack_raw,
+)
 
 __all__ = [
     "ClippedMeanOverscanConfig",
     "ClippedMeanOverscanTask",
     "IsrConfig",
+    "IsrConnections",
     "IsrResult",
     "IsrTask",
     "MedianOverscanTask",
@@ -208,8 +238,92 @@ OVERSCAN_CHOICES: dict[str, type | str] = {
 }
 
 
+# -- connections ----------------------------------------------------------------------------------
+EXPOSURE_DETECTOR = ("instrument", "exposure", "detector")
+CALIB_DETECTOR = ("instrument", "detector")
+
+
+class IsrConnections(PipelineTaskConnections, dimensions=EXPOSURE_DETECTOR):
+    """Datasets of `IsrTask`: a raw and its calibrations in, ``post_isr`` out.
+
+    Calibrations whose step the config switches off (``do_bias=False`` ...) are dropped.
+    """
+
+    raw = Input(
+        name="raw",
+        storage_class="RawFits",
+        dimensions=EXPOSURE_DETECTOR,
+        doc="The raw exposure of one detector, one HDU per amplifier.",
+    )
+    bias = PrerequisiteInput(
+        name="bias",
+        storage_class="Exposure",
+        dimensions=CALIB_DETECTOR,
+        is_calibration=True,
+        doc="Master bias (electrons) valid at the exposure's time.",
+    )
+    dark = PrerequisiteInput(
+        name="dark",
+        storage_class="Exposure",
+        dimensions=CALIB_DETECTOR,
+        is_calibration=True,
+        doc="Master dark (electrons per second) valid at the exposure's time.",
+    )
+    flat = PrerequisiteInput(
+        name="flat",
+        storage_class="Exposure",
+        dimensions=(*CALIB_DETECTOR, "physical_filter"),
+        is_calibration=True,
+        doc="Master flat (mean 1) of the exposure's physical filter, valid at its time.",
+    )
+    defects = PrerequisiteInput(
+        name="defects",
+        storage_class="StructuredDataDict",
+        dimensions=CALIB_DETECTOR,
+        is_calibration=True,
+        doc="Defect boxes {'bbox': (n, 4) [x0, y0, width, height]} valid at the exposure's time.",
+    )
+    crosstalk = PrerequisiteInput(
+        name="crosstalk",
+        storage_class="StructuredDataDict",
+        dimensions=CALIB_DETECTOR,
+        is_calibration=True,
+        minimum=0,
+        doc="Crosstalk coefficients, if certified (else the camera's).",
+    )
+    linearizer = PrerequisiteInput(
+        name="linearizer",
+        storage_class="StructuredDataDict",
+        dimensions=CALIB_DETECTOR,
+        is_calibration=True,
+        minimum=0,
+        doc="Non-linearity coefficients, if certified (else the camera's).",
+    )
+    post_isr = Output(
+        name="post_isr",
+        storage_class="Exposure",
+        dimensions=EXPOSURE_DETECTOR,
+        doc="The exposure after ISR: electrons, mask and variance planes.",
+    )
+
+    def __init__(self, *, config: Config | None = None) -> None:
+        super().__init__(config=config)
+        if config is None:
+            return
+        for step, attr in (
+            ("do_bias", "bias"),
+            ("do_dark", "dark"),
+            ("do_flat", "flat"),
+            ("do_defects", "defects"),
+            ("do_crosstalk", "crosstalk"),
+            ("do_linearize", "linearizer"),
+        ):
+            if not getattr(config, step, True):
+                delattr(self, attr)
+
+
 # -- the task -------------------------------------------------------------------------------------
-class IsrConfig(Config):
+class IsrConfig(PipelineTaskConfig, connections_class=IsrConnections):
     """Config of `IsrTask`; every step can be switched off."""
 
     do_assembly: bool = field(
@@ -274,7 +388,7 @@ def _as_array(calib: CalibLike) -> np.ndarray | None:
     return np.asarray(arr)
 
 
-class IsrTask(Task):
+class IsrTask(PipelineTask):
     """Instrument Signature Removal of one detector exposure (module docstring lists the steps)."""
 
     ConfigClass = IsrConfig
@@ -409,7 +523,7 @@ class IsrTask(Task):
 
     # -- entry point ------------------------------------------------------------------------------
     @timed
-    def run(
+    def run(  # type: ignore[override]
         self,
         raw: RawSegments | np.ndarray,
         *,
@@ -498,6 +612,62 @@ class IsrTask(Task):
         exposure = Exposure(masked, visit_info=visit_info, metadata={"ISR_SNAP": n_snaps})
         self.metadata["n_snaps"] = n_snaps
         return IsrResult(exposure=exposure, n_snaps=n_snaps)
+
+    def run_quantum(
+        self,
+        butler_quantum_context: QuantumContext,
+        input_refs: Mapping[str, Any],
+        output_refs: Mapping[str, Any],
+    ) -> Struct:
+        """Read the raw and its calibrations, `run`, and write ``post_isr``.
+
+        The detector is the data ID's detector of its instrument's camera; the exposure keeps the
+        raw's visit information and reported WCS.
+
+        Raises
+        ------
+        IsrInputError
+            If the raw or a calibration does not fit the detector, or a reference is missing.
+        """
+        context = butler_quantum_context
+        conns = self.connections.connections
+        absent = [
+            a for a, c in conns.items() if isinstance(c, BaseInput) and c.minimum and a not in input_refs
+        ]
+        if absent or "post_isr" not in output_refs:
+            raise IsrInputError(
+                f"IsrTask.run_quantum needs references for {absent or ['post_isr']} (connections "
+                f"{sorted(conns)})"
+            )
+        raw_ref = single_ref(input_refs["raw"], "raw")
+        data_id = ref_data_id(raw_ref)
+        detector = detector_for(data_id)
+        segments, visit_info, wcs = unpack_raw(
+            context.get(raw_ref), instrument_for(str(data_id["instrument"])), detector
+        )
+
+        def read(attr: str) -> Any:
+            refs = input_refs.get(attr) if attr in conns else None
+            if refs is None or (isinstance(refs, list | tuple) and not refs):
+                return None
+            return context.get(single_ref(refs, attr))
+
+        defects = read("defects")
+        crosstalk, linearizer = read("crosstalk"), read("linearizer")
+        result = self.run(
+            segments,
+            detector=detector,
+            bias=read("bias"),
+            dark=read("dark"),
+            flat=read("flat"),
+            defects=None if defects is None else defects_to_boxes(defects),
+            crosstalk=None if crosstalk is None else crosstalk_matrix(crosstalk, detector),
+            linearity=None if linearizer is None else linearity_coefficients(linearizer, detector),
+            visit_info=visit_info,
+        )
+        result.exposure.wcs = wcs
+        context.put(result.exposure, single_ref(output_refs["post_isr"], "post_isr"))
+        return result
 
     @timed
     def _combine(self, first: _SnapResult, second: _SnapResult) -> None:
