@@ -25,9 +25,11 @@ from .registry import (
     DatasetRef,
     DatasetType,
     DatasetTypeError,
+    EmptyQueryResultError,
     InvalidNameError,
     MissingCollectionError,
     MissingDatasetTypeError,
+    QueryExplanation,
     Registry,
     RegistryError,
     RegistryExistsError,
@@ -53,9 +55,11 @@ __all__ = [
     "DimensionRecord",
     "DimensionUniverse",
     "DimensionUniverseError",
+    "EmptyQueryResultError",
     "InvalidNameError",
     "MissingCollectionError",
     "MissingDatasetTypeError",
+    "QueryExplanation",
     "Registry",
     "RegistryError",
     "RegistryExistsError",
@@ -65,6 +69,8 @@ __all__ = [
 
 # The Butler, its datastore and storage classes (formatters are imported lazily on first use).
 from ._butler import Butler, DatasetNotFoundError, DeferredDatasetHandle
+from ._export_format import ExportFormatError
+from ._transfer import ExportResult, ImportResult
 from .datastore import DatastoreError, FileDatastore, VerifyReport
 from .repo_config import RepoConfig, RepoConfigError
 from .storage_classes import StorageClass, StorageClassError, get_storage_class
@@ -74,7 +80,10 @@ __all__ += [
     "DatasetNotFoundError",
     "DatastoreError",
     "DeferredDatasetHandle",
+    "ExportFormatError",
+    "ExportResult",
     "FileDatastore",
+    "ImportResult",
     "RepoConfig",
     "RepoConfigError",
     "StorageClass",

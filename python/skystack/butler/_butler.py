@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .datastore import DEFAULT_TEMPLATE, FileDatastore, StoredFileInfo, VerifyReport
 from .dimensions import DataCoordinate
@@ -25,6 +25,9 @@ from .registry import (
 )
 from .repo_config import CONFIG_FILE, RepoConfig, RepoConfigError
 from .storage_classes import StorageClass, StorageClassError, get_storage_class
+
+if TYPE_CHECKING:
+    from ._transfer import ExportResult, ImportResult
 
 __all__ = ["Butler", "DatasetNotFoundError", "DeferredDatasetHandle"]
 
@@ -488,6 +491,7 @@ class Butler:
         bind: Mapping[str, Any] | None = None,
         data_id: Mapping[str, Any] | None = None,
         find_first: bool = True,
+        explain: bool = False,
         **kwargs: Any,
     ) -> list[DatasetRef]:
         """Datasets of one type in the collections whose data IDs pass the constraints.
@@ -495,6 +499,7 @@ class Butler:
         ``where`` is a query expression over the dataset type's dimensions and the elements
         joinable from them (``"visit.day_obs > 20240101 AND band = 'r'"``); see
         `Registry.query_datasets`. ``data_id`` and keyword arguments add equality constraints.
+        With ``explain``, an empty result raises `EmptyQueryResultError` saying why.
         """
         return self.registry.query_datasets(
             dataset_type,
@@ -503,6 +508,221 @@ class Butler:
             bind=bind,
             data_id={**(data_id or {}), **kwargs},
             find_first=find_first,
+            explain=explain,
+        )
+
+    def register_datasets(self, refs: Iterable[DatasetRef], records: Iterable[StoredFileInfo]) -> int:
+        """Register, in one transaction, datasets whose files `FileDatastore.write` already wrote.
+
+        The driver side of execution: workers write files without the registry and hand back
+        their records; this inserts the datasets (grouped by dataset type and run, one bulk
+        insert each) and their file records together. It is idempotent: a dataset already
+        registered with the same ID in the same run, and its record, are left as they are.
+
+        Parameters
+        ----------
+        refs : iterable of `DatasetRef`
+            The datasets, with deterministic ``DATAID_TYPE_RUN`` IDs (as a quantum graph's
+            outputs have); their dataset types and runs must exist.
+        records : iterable of `StoredFileInfo`
+            One record per dataset (matched by ``dataset_id``).
+
+        Returns
+        -------
+        count : `int`
+            Number of datasets given.
+
+        Raises
+        ------
+        ConflictingDefinitionError
+            If a ref's ID is not the deterministic one of its type, data ID and run, or the run
+            already holds another dataset of that type and data ID.
+        DatastoreError
+            If a ref has no record or a record no ref.
+        MissingDatasetTypeError, MissingCollectionError
+            If a dataset type or run is not registered.
+        """
+        from .datastore import DatastoreError
+        from .registry import ConflictingDefinitionError
+
+        self._check_writeable("register datasets")
+        by_id = {r.dataset_id: r for r in records}
+        groups: dict[tuple[str, str], list[DatasetRef]] = {}
+        n = 0
+        for ref in refs:
+            if ref.id not in by_id:
+                raise DatastoreError(f"register_datasets: dataset {ref} has no file record")
+            groups.setdefault((ref.dataset_type.name, ref.run), []).append(ref)
+            n += 1
+        if n != len(by_id):
+            raise DatastoreError(f"register_datasets: {len(by_id)} records were given for {n} datasets")
+        if not n:
+            return 0
+        with self.registry.transaction():
+            for group in groups.values():
+                first = group[0]
+                made = self.registry.insert_datasets(
+                    first.dataset_type,
+                    [r.data_id for r in group],
+                    first.run,
+                    DatasetIdGenEnum.DATAID_TYPE_RUN,
+                )
+                for new, ref in zip(made, group, strict=True):
+                    if new.id != ref.id:
+                        raise ConflictingDefinitionError(
+                            f"dataset {ref} does not have the deterministic ID of its type, data ID and run "
+                            f"({new.id}); it cannot be registered from a written file"
+                        )
+            self.datastore.insert_records([info.to_row() for info in by_id.values()], skip_existing=True)
+        return n
+
+    # -- export, import, transfer (implemented in _transfer.py) -----------------------------------
+
+    def export_datasets(
+        self,
+        filename: str | os.PathLike[str],
+        *,
+        refs: Iterable[DatasetRef] | None = None,
+        collections: str | Iterable[str] | None = None,
+        dataset_types: str | Iterable[str] | None = None,
+        where: str = "",
+        bind: Mapping[str, Any] | None = None,
+        directory: str | os.PathLike[str] | None = None,
+        transfer: str | None = None,
+        include_elements: Iterable[str] = (),
+    ) -> ExportResult:
+        """Write an export file (``.yaml``/``.yml``/``.json``) of datasets for `import_datasets`.
+
+        It lists the datasets (IDs, data IDs, runs, file paths, formatters, checksums), their
+        dataset types, the dimension records their data IDs need, and the collections: the runs,
+        and the named TAGGED, CALIBRATION (with validity ranges) and CHAINED ones (see
+        `skystack.butler._export_format` for the layout).
+
+        Parameters
+        ----------
+        filename : path-like
+            The export file to write.
+        refs : iterable of `DatasetRef`, optional
+            Export exactly these datasets (and their runs); otherwise select with the following.
+        collections : `str` or iterable of `str`, optional
+            Collections to search and export (default: the Butler's).
+        dataset_types : `str` or iterable of `str`, optional
+            Names or glob patterns (default: every type). Types matched by a pattern whose
+            dimensions ``where`` does not apply to are skipped (`ExportResult.skipped_types`).
+        where, bind
+            A query expression over the datasets' data IDs, with bind values.
+        directory : path-like, optional
+            Put the files here (paths in the export relative to it); without it the export
+            refers to the files in this repository.
+        transfer : {"copy", "link", "symlink"}, optional
+            How files reach ``directory`` (default ``copy``).
+        include_elements : iterable of `str`, optional
+            Also export every record of these dimension elements (e.g. ``visit``,
+            ``visit_definition``, ``visit_detector_region`` to carry visits along with raws).
+
+        Returns
+        -------
+        result : `ExportResult`
+
+        Raises
+        ------
+        DatastoreError
+            If a selected dataset's file is missing or damaged, or the transfer mode is invalid.
+        QueryExpressionError
+            If ``where`` is invalid (or applies to no selected dataset type).
+        """
+        from ._transfer import export_datasets
+
+        return export_datasets(
+            self,
+            filename,
+            refs=refs,
+            collections=collections,
+            dataset_types=dataset_types,
+            where=where,
+            bind=bind,
+            directory=directory,
+            transfer=transfer,
+            include_elements=include_elements,
+        )
+
+    def import_datasets(
+        self,
+        source: str | os.PathLike[str],
+        *,
+        transfer: str = "copy",
+        directory: str | os.PathLike[str] | None = None,
+        check_checksums: bool = False,
+    ) -> ImportResult:
+        """Import an export file (or the ``export.yaml``/``.json`` in a folder) with its files.
+
+        Idempotent: datasets, records, tags and certifications already present identically are
+        skipped. Everything is checked before anything is written, and a crash leaves no dataset
+        without its file (see `skystack.butler._transfer`).
+
+        Parameters
+        ----------
+        source : path-like
+            The export file, or a folder holding ``export.yaml`` (``.yml``, ``.json``).
+        transfer : {"copy", "link", "symlink", "move", "direct"}, optional
+            How files enter the datastore (as for ingest).
+        directory : path-like, optional
+            Where the export's relative file paths start (default: its ``files_root``).
+        check_checksums : `bool`, optional
+            Verify the recorded checksum of every file before importing.
+
+        Returns
+        -------
+        result : `ImportResult`
+
+        Raises
+        ------
+        ExportFormatError
+            If the file is not a readable export of a compatible version and universe.
+        DatastoreError
+            If files are missing, damaged, or cannot be transferred (nothing is imported).
+        ConflictingDefinitionError
+            If a dataset type, collection, dimension record, dataset ID or data ID differs from
+            the repository's (both versions are named; nothing of the datasets is imported).
+        """
+        from ._transfer import import_datasets
+
+        return import_datasets(
+            self, source, transfer=transfer, directory=directory, check_checksums=check_checksums
+        )
+
+    def transfer_from(
+        self,
+        source: Butler,
+        refs: Iterable[DatasetRef] | None = None,
+        *,
+        collections: str | Iterable[str] | None = None,
+        dataset_types: str | Iterable[str] | None = None,
+        where: str = "",
+        bind: Mapping[str, Any] | None = None,
+        transfer: str = "copy",
+        include_elements: Iterable[str] = (),
+        check_checksums: bool = False,
+    ) -> ImportResult:
+        """Copy datasets from another repository (e.g. an SQLite one into a PostgreSQL one).
+
+        The same as `export_datasets` from ``source`` followed by `import_datasets` here, without
+        an intermediate file: ``refs`` or the selection (``collections``, ``dataset_types``,
+        ``where``) say what moves; ``transfer`` how the files come. Same errors as those two.
+        """
+        from ._transfer import transfer_from
+
+        return transfer_from(
+            self,
+            source,
+            refs,
+            collections=collections,
+            dataset_types=dataset_types,
+            where=where,
+            bind=bind,
+            transfer=transfer,
+            include_elements=include_elements,
+            check_checksums=check_checksums,
         )
 
     # -- removal --------------------------------------------------------------------------------

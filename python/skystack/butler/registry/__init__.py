@@ -16,6 +16,7 @@ from ._errors import (
     RegistryExistsError,
     SchemaVersionError,
 )
+from ._explain import EmptyQueryResultError, QueryExplanation, QueryStep
 from ._names import validate_collection_name, validate_dataset_type_name
 from ._registry import Registry
 from ._schema import SCHEMA_VERSION
@@ -33,9 +34,12 @@ __all__ = [
     "DatasetRef",
     "DatasetType",
     "DatasetTypeError",
+    "EmptyQueryResultError",
     "InvalidNameError",
     "MissingCollectionError",
     "MissingDatasetTypeError",
+    "QueryExplanation",
+    "QueryStep",
     "Registry",
     "RegistryError",
     "RegistryExistsError",

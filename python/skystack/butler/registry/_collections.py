@@ -81,13 +81,13 @@ class CollectionManager:
             chain_rows = conn.execute(
                 sa.select(ch.c.parent_id, ch.c.child_id).order_by(ch.c.parent_id, ch.c.position)
             ).all()
-        self._by_name = {}
-        self._by_id = {}
-        for cid, name, ctype in rows:
-            self._cache(CollectionRecord(name, cid, CollectionType(ctype)))
+        records = [CollectionRecord(name, cid, CollectionType(ctype)) for cid, name, ctype in rows]
         chains: dict[int, list[int]] = {}
         for parent, child in chain_rows:
             chains.setdefault(parent, []).append(child)
+        # Swap in complete dictionaries: another thread reading the cache never sees a partial one.
+        self._by_name = {r.name: r for r in records}
+        self._by_id = {r.id: r for r in records}
         self._chains = {p: tuple(c) for p, c in chains.items()}
 
     def _cache(self, record: CollectionRecord) -> None:
@@ -108,7 +108,7 @@ class CollectionManager:
         collection_type = CollectionType(collection_type)
         table = self._schema.collection
 
-        def run(conn: sa.Connection) -> bool:
+        def run(conn: sa.Connection) -> tuple[bool, CollectionRecord]:
             stmt = self._db.insert(table).values(name=name, type=int(collection_type), doc=doc)
             result = conn.execute(
                 stmt.on_conflict_do_nothing(index_elements=["name"]).returning(table.c.collection_id)
@@ -117,11 +117,13 @@ class CollectionManager:
             row = conn.execute(
                 sa.select(table.c.collection_id, table.c.type).where(table.c.name == name)
             ).one()
-            self._cache(CollectionRecord(name, row.collection_id, CollectionType(row.type)))
-            return created
+            record = CollectionRecord(name, row.collection_id, CollectionType(row.type))
+            self._cache(record)
+            return created, record
 
-        created = self._db.retry(run)
-        existing = self._by_name[name]
+        # The record comes back from the transaction, not from the cache, which another thread's
+        # refresh may have replaced (without this uncommitted collection) in the meantime.
+        created, existing = self._db.retry(run)
         if existing.type is not collection_type:
             raise ConflictingDefinitionError(
                 f"collection {name!r} already exists with type {existing.type.name}, "

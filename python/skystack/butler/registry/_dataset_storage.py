@@ -22,6 +22,7 @@ from ._errors import (
     ConflictingDefinitionError,
     DatasetTypeError,
 )
+from ._prepared import PreparedInsert, PreparedQuery
 from ._schema import RegistrySchema
 
 __all__ = ["DatasetStorage"]
@@ -58,6 +59,8 @@ class DatasetStorage:
         self._collections = collections
         self._types = dataset_types
         self._records = records
+        self._find_queries: dict[tuple[int, int], PreparedQuery] = {}
+        self._inserts: dict[tuple[str, tuple[str, ...]], PreparedInsert] = {}
 
     def _type_record(self, dataset_type: str | DatasetType) -> DatasetTypeRecord:
         name = dataset_type.name if isinstance(dataset_type, DatasetType) else dataset_type
@@ -112,23 +115,16 @@ class DatasetStorage:
         dataset, tags = self._schema.dataset, type_record.tags
         deterministic = mode is not DatasetIdGenEnum.UNIQUE
 
+        insert_datasets = self._insert(dataset, list(dataset_rows[0]), ("id",) if deterministic else ())
+        insert_tags = self._insert(
+            tags, list(tag_rows[0]), ("dataset_id", "collection_id") if deterministic else ()
+        )
+
         def run_insert(conn: sa.Connection) -> None:
             try:
-                with conn.begin_nested():
-                    if deterministic:
-                        conn.execute(
-                            self._db.insert(dataset).on_conflict_do_nothing(index_elements=["id"]),
-                            dataset_rows,
-                        )
-                        conn.execute(
-                            self._db.insert(tags).on_conflict_do_nothing(
-                                index_elements=["dataset_id", "collection_id"]
-                            ),
-                            tag_rows,
-                        )
-                    else:
-                        conn.execute(dataset.insert(), dataset_rows)
-                        conn.execute(tags.insert(), tag_rows)
+                with self._db.savepoint(conn):
+                    insert_datasets.run(conn, dataset_rows)
+                    insert_tags.run(conn, tag_rows)
             except sa.exc.IntegrityError as err:
                 raise self._diagnose_insert(conn, type_record, run_record, refs, err) from None
             if deterministic:
@@ -225,26 +221,19 @@ class DatasetStorage:
         plain = [c.id for c in path if c.type is not CollectionType.CALIBRATION]
         calib = [c for c in path if c.type is CollectionType.CALIBRATION]
         dataset = self._schema.dataset
-        with self._db.query() as conn:
-            if plain:
-                tags = type_record.tags
-                stmt = (
-                    sa.select(tags.c.dataset_id, tags.c.collection_id, dataset.c.run_id)
-                    .join(dataset, dataset.c.id == tags.c.dataset_id)
-                    .where(
-                        tags.c.dataset_type_id == type_record.id,
-                        tags.c.collection_id.in_(plain)
-                        if len(plain) > 1
-                        else tags.c.collection_id == plain[0],
-                        *(tags.c[d] == v for d, v in zip(dims, values, strict=True)),
-                    )
-                )
-                candidates.extend((rank[cid], did, rid) for did, cid, rid in conn.execute(stmt))
-            if (
-                calib
-                and type_record.calibs is not None
-                and (not candidates or min(candidates)[0] > rank[calib[0].id])
-            ):
+        if plain:
+            params: dict[str, Any] = {"t": type_record.id, **{f"c{i}": cid for i, cid in enumerate(plain)}}
+            params.update(zip(self._dim_params(dims), values, strict=True))
+            prepared = self._find_query(type_record, len(plain))
+            with self._db.read_cursor() as cursor:
+                rows = prepared.all(cursor, params)
+            candidates.extend((rank[cid], did, rid) for did, cid, rid in rows)
+        if (
+            calib
+            and type_record.calibs is not None
+            and (not candidates or min(candidates)[0] > rank[calib[0].id])
+        ):
+            with self._db.query() as conn:
                 if timespan is None:
                     timespan = self._lookup_timespan(given, calib[0].name, dtype)
                 cal = type_record.calibs
@@ -274,6 +263,40 @@ class DatasetStorage:
             return None
         _, best_id, run_id = min(candidates, key=lambda c: c[0])
         return DatasetRef(best_id, dtype, data_id, self._collections.by_id(run_id).name)
+
+    def _insert(self, table: sa.Table, columns: list[str], conflict_keys: tuple[str, ...]) -> PreparedInsert:
+        key = (table.name, conflict_keys)
+        prepared = self._inserts.get(key)
+        if prepared is None:
+            prepared = self._inserts[key] = PreparedInsert(self._db, table, columns, conflict_keys)
+        return prepared
+
+    @staticmethod
+    def _dim_params(dims: tuple[str, ...]) -> list[str]:
+        return [f"d_{d}" for d in dims]
+
+    def _find_query(self, type_record: DatasetTypeRecord, n_collections: int) -> PreparedQuery:
+        """The prepared find-first lookup of a type's tags table in ``n_collections`` collections."""
+        key = (type_record.id, n_collections)
+        prepared = self._find_queries.get(key)
+        if prepared is None:
+            tags, dataset = type_record.tags, self._schema.dataset
+            dims = type_record.dataset_type.dimensions.required
+            ids: list[sa.BindParameter[Any]] = [sa.bindparam(f"c{i}") for i in range(n_collections)]
+            stmt = (
+                sa.select(tags.c.dataset_id, tags.c.collection_id, dataset.c.run_id)
+                .join(dataset, dataset.c.id == tags.c.dataset_id)
+                .where(
+                    tags.c.dataset_type_id == sa.bindparam("t"),
+                    tags.c.collection_id.in_(ids) if n_collections > 1 else tags.c.collection_id == ids[0],
+                    *(
+                        tags.c[d] == sa.bindparam(p)
+                        for d, p in zip(dims, self._dim_params(dims), strict=True)
+                    ),
+                )
+            )
+            prepared = self._find_queries[key] = PreparedQuery(self._db, stmt)
+        return prepared
 
     def _lookup_timespan(self, given: Mapping[str, Any], collection: str, dtype: DatasetType) -> Timespan:
         """The timespan of the temporal records named by a data ID (e.g. its exposure's)."""

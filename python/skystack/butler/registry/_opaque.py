@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from ._db import GUID, Database
 from ._errors import RegistryError
 from ._names import MAX_NAME_LENGTH
+from ._prepared import PreparedQuery
 from ._schema import RegistrySchema
 
 __all__ = ["OpaqueTableStorage"]
@@ -30,6 +31,7 @@ class OpaqueTableStorage:
         self._db = db
         self._schema = schema
         self._tables: dict[str, sa.Table] = {}
+        self._prepared: dict[tuple[str, str], PreparedQuery] = {}
 
     def register(self, name: str, columns: Sequence[sa.Column[Any] | sa.Constraint | sa.Index]) -> sa.Table:
         """Define the table ``name`` and create it if it does not exist (idempotent)."""
@@ -67,15 +69,20 @@ class OpaqueTableStorage:
                 f"opaque table {name!r} is not registered in this process; call register_opaque_table first"
             ) from None
 
-    def insert(self, name: str, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Insert rows (in the current transaction, if any)."""
+    def insert(self, name: str, rows: Iterable[Mapping[str, Any]], *, skip_existing: bool = False) -> None:
+        """Insert rows (in the current transaction, if any).
+
+        With ``skip_existing``, rows whose primary key is already present are left alone
+        (``ON CONFLICT DO NOTHING``) instead of raising.
+        """
         data = [dict(r) for r in rows]
         if not data:
             return
         table = self.table(name)
+        stmt = self._db.insert(table).on_conflict_do_nothing() if skip_existing else table.insert()
 
         def run(conn: sa.Connection) -> None:
-            conn.execute(table.insert(), data)
+            conn.execute(stmt, data)
 
         self._db.retry(run)
 
@@ -96,9 +103,23 @@ class OpaqueTableStorage:
     def fetch(self, name: str, where: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Rows whose columns equal the given values (a list/tuple/set value means ``IN``)."""
         table = self.table(name)
+        if len(where) == 1:
+            ((key, value),) = where.items()
+            if key in table.c and not isinstance(value, (list, tuple, set, frozenset)) and value is not None:
+                return self._fetch_one_key(table, key, value)
         with self._db.query() as conn:
             result = conn.execute(sa.select(table).where(*self._where(table, where)))
             return [dict(row) for row in result.mappings()]
+
+    def _fetch_one_key(self, table: sa.Table, key: str, value: Any) -> list[dict[str, Any]]:
+        """`fetch` by one column's value, with a prepared query (the datastore's per-get lookup)."""
+        prepared = self._prepared.get((table.name, key))
+        if prepared is None:
+            stmt = sa.select(table).where(table.c[key] == sa.bindparam("value"))
+            prepared = self._prepared[(table.name, key)] = PreparedQuery(self._db, stmt)
+        names = table.columns.keys()
+        with self._db.read_cursor() as cursor:
+            return [dict(zip(names, row, strict=True)) for row in prepared.all(cursor, {"value": value})]
 
     def fetch_all(self, name: str) -> Iterable[dict[str, Any]]:
         """All rows of the table."""

@@ -12,9 +12,15 @@ import sqlalchemy as sa
 from ..dimensions import DataCoordinate, DimensionRecord
 from ._collections import CollectionManager, CollectionSearch
 from ._datasets import CollectionType, DatasetRef, DatasetType
-from ._db import Database, uuid_from_bytes
+from ._db import Database
 from ._dimension_records import DimensionRecordStorage
 from ._errors import CalibrationLookupError
+from ._explain import (
+    EmptyQueryResultError,
+    explain_data_ids,
+    explain_datasets,
+    explain_dimension_records,
+)
 from ._query import base_for_dimensions, build_restriction, exact_rows
 from ._schema import RegistrySchema
 
@@ -44,8 +50,12 @@ class QueryRunner:
         where: str,
         bind: Mapping[str, Any] | None,
         data_id: Mapping[str, Any],
+        explain: bool = False,
     ) -> list[DataCoordinate]:
-        """Existing data IDs of ``dimensions`` (with their required values), sorted."""
+        """Existing data IDs of ``dimensions`` (with their required values), sorted.
+
+        With ``explain``, an empty result raises `EmptyQueryResultError` saying why.
+        """
         group = self._schema.universe.conform(list(dimensions))
         from_clause, base, tables = base_for_dimensions(self._schema, group)
         restriction = build_restriction(self._schema, base, where, bind, data_id, tables)
@@ -54,6 +64,8 @@ class QueryRunner:
         stmt = restriction.apply(stmt).distinct().order_by(*keys)
         with self._db.query() as conn:
             rows = exact_rows(conn.execute(stmt).fetchall(), restriction)
+        if not rows and explain:
+            raise EmptyQueryResultError(explain_data_ids(self, group, where, bind, data_id))
         make = DataCoordinate.from_trusted
         return [make(group, tuple(row), None) for row in rows]
 
@@ -63,8 +75,10 @@ class QueryRunner:
         where: str,
         bind: Mapping[str, Any] | None,
         data_id: Mapping[str, Any],
+        explain: bool = False,
     ) -> list[DimensionRecord]:
-        """Records of one element passing the constraints, sorted by their keys."""
+        """Records of one element passing the constraints, sorted by their keys (``explain``: as for
+        `data_ids`)."""
         element = self._schema.universe[element_name]
         if not element.is_stored:
             raise ValueError(f"{element_name} has no records (its values are free-form)")
@@ -77,6 +91,8 @@ class QueryRunner:
         names = list(table.columns.keys())
         with self._db.query() as conn:
             rows = exact_rows(conn.execute(stmt).fetchall(), restriction)
+        if not rows and explain:
+            raise EmptyQueryResultError(explain_dimension_records(self, element, where, bind, data_id))
         return [self._records._from_row(element, dict(zip(names, row, strict=True))) for row in rows]
 
     def datasets(
@@ -87,11 +103,13 @@ class QueryRunner:
         bind: Mapping[str, Any] | None,
         data_id: Mapping[str, Any],
         find_first: bool,
+        explain: bool = False,
     ) -> list[DatasetRef]:
         """Datasets of one type in a collection search path whose data IDs pass the constraints.
 
         With ``find_first``, one dataset per data ID: the one in the earliest collection of the
-        path. Otherwise every distinct dataset in any of the collections.
+        path. Otherwise every distinct dataset in any of the collections. With ``explain``, an
+        empty result raises `EmptyQueryResultError` saying why.
         """
         type_record = self._type_record(dataset_type)
         dtype = type_record.dataset_type
@@ -151,20 +169,55 @@ class QueryRunner:
                 stmt = stmt.distinct()
             queries.append((stmt, restriction))
         refs: list[DatasetRef] = []
-        seen: set[uuid.UUID] = set()
-        dedupe = len(queries) > 1 or not find_first
+        seen: set[Any] | None = set() if len(queries) > 1 or not find_first else None
         run_names: dict[int, str] = {}
-        make = DataCoordinate.from_trusted
         with self._db.query() as conn:
             for stmt, restriction in queries:
-                for raw, rid, *values in exact_rows(conn.execute(stmt).fetchall(), restriction):
-                    did = raw if raw.__class__ is uuid.UUID else uuid_from_bytes(raw)
-                    if dedupe:
-                        if did in seen:
-                            continue
-                        seen.add(did)
-                    run = run_names.get(rid)
-                    if run is None:
-                        run = run_names[rid] = self._collections.by_id(rid).name
-                    refs.append(DatasetRef(did, dtype, make(group, tuple(values), None), run))
+                rows = exact_rows(conn.execute(stmt).fetchall(), restriction)
+                for rid in {row[1] for row in rows} - run_names.keys():
+                    run_names[rid] = self._collections.by_id(rid).name
+                refs += _make_refs(rows, dtype, run_names, seen)
+        if not refs and explain:
+            raise EmptyQueryResultError(
+                explain_datasets(self, type_record, collections, path, where, bind, data_id)
+            )
         return refs
+
+
+_new = object.__new__
+_set = object.__setattr__
+_UNKNOWN = uuid.SafeUUID.unknown
+
+
+def _make_refs(
+    rows: list[Any], dtype: DatasetType, run_names: dict[int, str], seen: set[Any] | None
+) -> list[DatasetRef]:
+    """DatasetRefs of rows ``(dataset id, run id, *required values)``; IDs in ``seen`` are skipped.
+
+    The UUID and `DatasetRef` are built in place (as `uuid_from_bytes` and the dataclass do, without
+    the calls): this loop is most of the time of a large query.
+    """
+    group = dtype.dimensions
+    make = DataCoordinate.from_trusted
+    uuid_class, ref_class, from_bytes = uuid.UUID, DatasetRef, int.from_bytes
+    out: list[DatasetRef] = []
+    append = out.append
+    for row in rows:
+        raw = row[0]
+        if seen is not None:
+            if raw in seen:
+                continue
+            seen.add(raw)
+        if raw.__class__ is uuid_class:
+            did = raw
+        else:
+            did = _new(uuid_class)
+            _set(did, "int", from_bytes(raw, "big"))
+            _set(did, "is_safe", _UNKNOWN)
+        ref = _new(ref_class)
+        _set(ref, "id", did)
+        _set(ref, "dataset_type", dtype)
+        _set(ref, "data_id", make(group, tuple(row[2:]), None))
+        _set(ref, "run", run_names[row[1]])
+        append(ref)
+    return out

@@ -546,9 +546,15 @@ class Registry:
         """
         return self._opaque.register(name, columns)
 
-    def insert_opaque_data(self, name: str, rows: Iterable[Mapping[str, Any]]) -> None:
-        """Insert rows into an opaque table (inside the current `transaction`, if any)."""
-        self._opaque.insert(name, rows)
+    def insert_opaque_data(
+        self, name: str, rows: Iterable[Mapping[str, Any]], *, skip_existing: bool = False
+    ) -> None:
+        """Insert rows into an opaque table (inside the current `transaction`, if any).
+
+        With ``skip_existing``, rows whose primary key already exists are ignored instead of
+        raising (idempotent re-insertion).
+        """
+        self._opaque.insert(name, rows, skip_existing=skip_existing)
 
     def fetch_opaque_data(self, name: str, **where: Any) -> list[dict[str, Any]]:
         """Rows of an opaque table whose columns equal ``where`` (a list/tuple/set means ``IN``)."""
@@ -571,6 +577,7 @@ class Registry:
         where: str = "",
         bind: Mapping[str, Any] | None = None,
         data_id: Mapping[str, Any] | None = None,
+        explain: bool = False,
         **kwargs: Any,
     ) -> list[DataCoordinate]:
         """Data IDs of ``dimensions`` that exist in the registry and pass the constraints.
@@ -586,6 +593,9 @@ class Registry:
             Values of ``:name`` bind parameters in ``where``.
         data_id, **kwargs
             Equality constraints on dimension values.
+        explain : `bool`, optional
+            If nothing matches, raise `EmptyQueryResultError` whose ``explanation`` gives the rows
+            left after each constraint and which one removed everything.
 
         Returns
         -------
@@ -598,8 +608,10 @@ class Registry:
         QueryExpressionError
             For a syntax error (with a caret under the position), an unknown identifier (with
             the valid ones) or a missing bind value.
+        EmptyQueryResultError
+            With ``explain``, if nothing matches.
         """
-        return self._queries.data_ids(dimensions, where, bind, {**(data_id or {}), **kwargs})
+        return self._queries.data_ids(dimensions, where, bind, {**(data_id or {}), **kwargs}, explain)
 
     def query_dimension_records(
         self,
@@ -608,10 +620,12 @@ class Registry:
         where: str = "",
         bind: Mapping[str, Any] | None = None,
         data_id: Mapping[str, Any] | None = None,
+        explain: bool = False,
         **kwargs: Any,
     ) -> list[DimensionRecord]:
-        """Records of ``element`` that pass the constraints (see `query_data_ids`), sorted by key."""
-        return self._queries.dimension_records(element, where, bind, {**(data_id or {}), **kwargs})
+        """Records of ``element`` that pass the constraints (see `query_data_ids`, also for
+        ``explain``), sorted by key."""
+        return self._queries.dimension_records(element, where, bind, {**(data_id or {}), **kwargs}, explain)
 
     def query_datasets(
         self,
@@ -622,6 +636,7 @@ class Registry:
         bind: Mapping[str, Any] | None = None,
         data_id: Mapping[str, Any] | None = None,
         find_first: bool = True,
+        explain: bool = False,
         **kwargs: Any,
     ) -> list[DatasetRef]:
         """Datasets of one type in a collection search path whose data IDs pass the constraints.
@@ -629,7 +644,10 @@ class Registry:
         ``where`` may use the dataset type's dimensions and any element joinable from them
         (``visit.day_obs``, ``band``, ``exposure.timespan OVERLAPS T'2024-01-01'``). With
         ``find_first`` (default), each data ID gives the dataset of the earliest collection in
-        the path that has one; otherwise every distinct dataset is returned.
+        the path that has one; otherwise every distinct dataset is returned. With ``explain``,
+        an empty result raises `EmptyQueryResultError` saying which constraint removed
+        everything (e.g. no dataset of the type in the collections, or a where term that
+        matches no record).
 
         Raises
         ------
@@ -637,9 +655,11 @@ class Registry:
             As for `query_data_ids`.
         CalibrationLookupError
             If ``find_first`` and the path holds a CALIBRATION collection.
+        EmptyQueryResultError
+            With ``explain``, if nothing matches.
         """
         return self._queries.datasets(
-            dataset_type, collections, where, bind, {**(data_id or {}), **kwargs}, find_first
+            dataset_type, collections, where, bind, {**(data_id or {}), **kwargs}, find_first, explain
         )
 
     def __repr__(self) -> str:
