@@ -64,8 +64,8 @@ def test_failure_blocks_only_descendants(repo: Butler) -> None:
     graph = graph_for(repo, ("scale:fail_visit=2",))
     report = SerialExecutor(repo).execute(graph, register_dataset_types=True)
     counts = report.counts()
-    assert counts["scale"] == {"succeeded": 8, "failed": 3, "blocked": 0, "no_work": 0}
-    assert counts["visit_sum"] == {"succeeded": 3, "failed": 0, "blocked": 1, "no_work": 0}
+    assert counts["scale"] == {"succeeded": 8, "failed": 3, "blocked": 0, "no_work": 0, "skipped": 0}
+    assert counts["visit_sum"] == {"succeeded": 3, "failed": 0, "blocked": 1, "no_work": 0, "skipped": 0}
     blocked = [q for q, s in zip(graph.quanta, report.status, strict=True) if s is QuantumStatus.BLOCKED]
     assert [q.data_id["visit"] for q in blocked] == [2]
     assert not report.ok
@@ -86,7 +86,7 @@ def test_fail_fast_stops(repo: Butler) -> None:
 def test_no_work_found(repo: Butler) -> None:
     graph = graph_for(repo, ("scale:no_work_detector=1",), where="visit = 1")
     report = SerialExecutor(repo).execute(graph, register_dataset_types=True)
-    assert report.counts()["scale"] == {"succeeded": 2, "failed": 0, "blocked": 0, "no_work": 1}
+    assert report.counts()["scale"] == {"succeeded": 2, "failed": 0, "blocked": 0, "no_work": 1, "skipped": 0}
     assert report.ok
     total = repo.get("visit_sum", instrument="Cam", visit=1, collections=["out/run"])
     assert total["n"] == 2  # the gather ran on the two detectors that produced outputs

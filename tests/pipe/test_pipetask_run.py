@@ -51,8 +51,8 @@ def test_run_errors(tmp_path: Path) -> None:
     repo, pipeline = setup(tmp_path)
     runner = CliRunner()
     base = ["run", "-b", repo, "-i", "inputs", "-o", "u/me", "-p", pipeline]
-    result = runner.invoke(main, [*base, "-j", "2"])
-    assert result.exit_code != 0 and "parallel execution is not implemented yet" in result.output
+    result = runner.invoke(main, [*base, "-j", "2", "--executor", "serial"])
+    assert result.exit_code != 0 and "the serial executor runs one process, not -j 2" in result.output
     result = runner.invoke(main, [*base, "--output-run", "u/me/r"])
     assert result.exit_code != 0 and "is not registered; pass --register-dataset-types" in result.output
     result = runner.invoke(main, [*base, "-d", "visit = 99", "--register-dataset-types"])

@@ -25,6 +25,7 @@ from .pipeline_task import (
     PipelineTaskConfig,
     QuantumContext,
 )
+from .quantum_runner import QuantumTimeoutError, TransientError
 
 __all__ = [
     "BaseConnection",
@@ -51,9 +52,11 @@ __all__ = [
     "PrerequisiteInput",
     "PrerequisiteMissingError",
     "QuantumContext",
+    "QuantumTimeoutError",
     "Step",
     "Subset",
     "TaskDef",
+    "TransientError",
     "parse_label_override",
     "register_instrument",
     "resolve_instrument",
