@@ -188,7 +188,10 @@ def query_datasets(
     output_format: str,
 ) -> None:
     """List the datasets of DATASET_TYPE in the collections (optionally constrained by --where)."""
+    from skystack.butler import EmptyQueryResultError
+
     butler = _open(repo)
+    refs = []
     try:
         refs = butler.query_datasets(
             dataset_type,
@@ -196,11 +199,12 @@ def query_datasets(
             where=where,
             bind=_parse_bind(bind),
             find_first=find_first,
+            explain=True,
         )
+    except EmptyQueryResultError as err:
+        click.echo(str(err.explanation), err=True)
     except _errors() as err:
         raise click.ClickException(str(err)) from None
-    if not refs:
-        click.echo(f"no {dataset_type!r} datasets in {list(collections)}", err=True)
     dims = list(refs[0].dataset_type.dimensions.required) if refs else []
     infos = butler.datastore.get_records([r.id for r in refs]) if show_uri else {}
     rows = []
@@ -211,6 +215,60 @@ def query_datasets(
             row.append(butler.datastore.path_of(info).as_uri() if info else "")
         rows.append(row)
     emit(("type", "run", "id", *dims, *(["uri"] if show_uri else [])), rows, output_format)
+
+
+@main.command("collection-chain")
+@click.argument("repo")
+@click.argument("parent")
+@click.argument("children", nargs=-1)
+@click.option(
+    "--mode",
+    type=click.Choice(["redefine", "prepend", "extend", "remove", "pop"]),
+    default="redefine",
+    show_default=True,
+    help="redefine: CHILDREN are the chain; prepend/extend: put them first/last (moving any already "
+    "there); remove: take them out; pop: remove the children at these positions (default 0).",
+)
+@click.option("--doc", default=None, help="Description of a new chain.")
+def collection_chain(repo: str, parent: str, children: tuple[str, ...], mode: str, doc: str | None) -> None:
+    """Create or change the CHAINED collection PARENT and print its children, in search order."""
+    from skystack.butler import CollectionType
+
+    butler = _open(repo, writeable=True)
+    registry = butler.registry
+    try:
+        if mode == "redefine":
+            registry.register_collection(parent, CollectionType.CHAINED, doc)
+            current: list[str] = []
+        else:
+            current = list(registry.get_collection_chain(parent))
+        wanted = list(children)
+        if mode == "redefine":
+            new = wanted
+        elif mode == "prepend":
+            new = wanted + [c for c in current if c not in wanted]
+        elif mode == "extend":
+            new = [c for c in current if c not in wanted] + wanted
+        elif mode == "remove":
+            absent = [c for c in wanted if c not in current]
+            if absent:
+                raise click.ClickException(f"{', '.join(absent)} not in chain {parent!r} ({current})")
+            new = [c for c in current if c not in wanted]
+        else:
+            try:
+                positions = [int(i) for i in (children or ("0",))]
+            except ValueError:
+                raise click.BadParameter(
+                    "pop takes child positions (integers)", param_hint="CHILDREN"
+                ) from None
+            drop = {p + len(current) if p < 0 else p for p in positions}
+            if any(not 0 <= p < len(current) for p in drop):
+                raise click.ClickException(f"chain {parent!r} has no child at position(s) {positions}")
+            new = [c for i, c in enumerate(current) if i not in drop]
+        registry.set_collection_chain(parent, new)
+    except _errors(ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"{parent}: {', '.join(new) if new else '(no children)'}")
 
 
 @main.command("remove-runs")
@@ -530,13 +588,16 @@ def query_data_ids(
     repo: str, dimensions: tuple[str, ...], where: str, bind: tuple[str, ...], output_format: str
 ) -> None:
     """List the data IDs of DIMENSIONS that exist in the registry (optionally constrained by --where)."""
+    from skystack.butler import EmptyQueryResultError
+
     butler = _open(repo)
+    ids = []
     try:
-        ids = butler.registry.query_data_ids(dimensions, where=where, bind=_parse_bind(bind))
+        ids = butler.registry.query_data_ids(dimensions, where=where, bind=_parse_bind(bind), explain=True)
+    except EmptyQueryResultError as err:
+        click.echo(str(err.explanation), err=True)
     except _errors(KeyError, ValueError) as err:
         raise click.ClickException(str(err)) from None
-    if not ids:
-        click.echo("no matching data IDs", err=True)
     columns = list(ids[0].dimensions.required) if ids else list(dimensions)
     emit(columns, [d.values_tuple for d in ids], output_format)
 
@@ -550,18 +611,175 @@ def query_dimension_records(
     repo: str, element: str, where: str, bind: tuple[str, ...], output_format: str
 ) -> None:
     """List the records of dimension ELEMENT (e.g. exposure, visit, detector)."""
+    from skystack.butler import EmptyQueryResultError
+
     butler = _open(repo)
     try:
-        records = butler.registry.query_dimension_records(element, where=where, bind=_parse_bind(bind))
-    except _errors(KeyError, ValueError) as err:
-        raise click.ClickException(str(err)) from None
-    if not records:
-        click.echo(f"no matching {element} records", err=True)
+        records = butler.registry.query_dimension_records(
+            element, where=where, bind=_parse_bind(bind), explain=True
+        )
+    except EmptyQueryResultError as err:
+        click.echo(str(err.explanation), err=True)
         emit([], [], output_format)
         return
+    except _errors(KeyError, ValueError) as err:
+        raise click.ClickException(str(err)) from None
     rows = [r.to_dict() for r in records]
     columns = [c for c in rows[0] if c != "region"]
     emit(columns, [[row.get(c) for c in columns] for row in rows], output_format)
+
+
+def selection_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``--collections``, ``--dataset-type``, ``--where``/``--bind`` of export and transfer-datasets."""
+    fn = where_options(fn)
+    fn = click.option(
+        "--dataset-type",
+        "-t",
+        "dataset_types",
+        multiple=True,
+        help="Dataset type name or glob (repeatable; default all). Types whose dimensions --where does "
+        "not apply to are skipped when matched by a glob.",
+    )(fn)
+    return click.option(
+        "--collections", "-c", multiple=True, required=True, help="Collections to search and carry along."
+    )(fn)
+
+
+def _include_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--include-elements",
+        multiple=True,
+        metavar="ELEMENT",
+        help="Also carry every record of this dimension element (repeatable; e.g. visit).",
+    )(fn)
+
+
+@main.command("export")
+@click.argument("repo")
+@click.argument("file", type=click.Path(dir_okay=False))
+@selection_options
+@click.option("--directory", default=None, type=click.Path(file_okay=False), help="Put the files here.")
+@click.option(
+    "--transfer",
+    type=click.Choice(["copy", "link", "symlink"]),
+    default=None,
+    help="How files reach --directory [default: copy].",
+)
+@_include_option
+def export(
+    repo: str,
+    file: str,
+    collections: tuple[str, ...],
+    dataset_types: tuple[str, ...],
+    where: str,
+    bind: tuple[str, ...],
+    directory: str | None,
+    transfer: str | None,
+    include_elements: tuple[str, ...],
+) -> None:
+    """Write FILE (.yaml or .json) listing datasets with their records and collections, and copy the
+    files to --directory (without it, FILE refers to REPO's files)."""
+    from skystack.butler import DatastoreError, ExportFormatError
+
+    butler = _open(repo)
+    try:
+        result = butler.export_datasets(
+            file,
+            collections=collections,
+            dataset_types=dataset_types or None,
+            where=where,
+            bind=_parse_bind(bind),
+            directory=directory,
+            transfer=transfer,
+            include_elements=include_elements,
+        )
+    except _errors(DatastoreError, ExportFormatError, ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(
+        f"Exported {len(result.refs)} dataset(s), {result.n_records} dimension record(s) and "
+        f"{len(result.collections)} collection(s) to {result.path}"
+        + (f"; {result.n_files} file(s) in {directory}" if directory else "")
+    )
+    for name, why in result.skipped_types.items():
+        click.echo(f"skipped dataset type {name}: {why}", err=True)
+    if result.without_files:
+        click.echo(f"{len(result.without_files)} dataset(s) without a file were left out", err=True)
+
+
+@main.command("import")
+@click.argument("repo")
+@click.argument("source", type=click.Path(exists=True))
+@click.option(
+    "--transfer",
+    type=click.Choice(["copy", "link", "symlink", "move", "direct"]),
+    default="copy",
+    show_default=True,
+    help="How files enter the datastore.",
+)
+@click.option("--directory", default=None, help="Where the export's file paths start (default: as recorded).")
+@click.option("--check-checksums", is_flag=True, help="Verify recorded checksums before importing.")
+def import_(repo: str, source: str, transfer: str, directory: str | None, check_checksums: bool) -> None:
+    """Import SOURCE (an export file, or a folder holding export.yaml) into REPO. Idempotent."""
+    from skystack.butler import DatastoreError, ExportFormatError
+
+    butler = _open(repo, writeable=True)
+    try:
+        result = butler.import_datasets(
+            source, transfer=transfer, directory=directory, check_checksums=check_checksums
+        )
+    except _errors(DatastoreError, ExportFormatError) as err:
+        raise click.ClickException(str(err)) from None
+    _report_import(result)
+
+
+def _report_import(result: Any) -> None:
+    click.echo(
+        f"Imported {len(result.imported)} dataset(s) ({len(result.skipped)} already present), "
+        f"{result.n_records} new dimension record(s), {result.n_certifications} new certification(s)"
+    )
+
+
+@main.command("transfer-datasets")
+@click.argument("source_repo")
+@click.argument("dest_repo")
+@selection_options
+@click.option(
+    "--transfer",
+    type=click.Choice(["copy", "link", "symlink", "direct"]),
+    default="copy",
+    show_default=True,
+    help="How files reach DEST_REPO (direct: DEST_REPO uses SOURCE_REPO's files).",
+)
+@_include_option
+def transfer_datasets(
+    source_repo: str,
+    dest_repo: str,
+    collections: tuple[str, ...],
+    dataset_types: tuple[str, ...],
+    where: str,
+    bind: tuple[str, ...],
+    transfer: str,
+    include_elements: tuple[str, ...],
+) -> None:
+    """Copy datasets with their records and collections from SOURCE_REPO to DEST_REPO (any registry
+    databases, e.g. SQLite to PostgreSQL). Idempotent."""
+    from skystack.butler import DatastoreError
+
+    source = _open(source_repo)
+    dest = _open(dest_repo, writeable=True)
+    try:
+        result = dest.transfer_from(
+            source,
+            collections=collections,
+            dataset_types=dataset_types or None,
+            where=where,
+            bind=_parse_bind(bind),
+            transfer=transfer,
+            include_elements=include_elements,
+        )
+    except _errors(DatastoreError, ValueError) as err:
+        raise click.ClickException(str(err)) from None
+    _report_import(result)
 
 
 if __name__ == "__main__":
