@@ -17,6 +17,7 @@ PAGES = [
     "index.md",
     "pipelines.md",
     "simulator.md",
+    "single-frame.md",
     "srd-metrics.md",
 ]
 

@@ -36,7 +36,7 @@ import numpy.typing as npt
 
 from ...geom.box import Box2I
 from ...utils.persist import decode_array, encode_array, register_persistable
-from .base import Psf, PsfError, measure_moments, sinc_matrix
+from .base import Psf, PsfError, measure_adaptive_moments, sinc_matrix
 
 __all__ = ["PixelPsf", "polynomial_terms"]
 
@@ -241,8 +241,12 @@ class PixelPsf(Psf):
         return fine / total, step
 
     def compute_shape(self, x: float | None = None, y: float | None = None) -> tuple[float, float, float]:
-        """Unweighted second moments ``(ixx, iyy, ixy)`` of the kernel image about its centroid."""
-        _, _, ixx, iyy, ixy = measure_moments(self.compute_kernel_image(x, y))
+        """Adaptive second moments ``(ixx, iyy, ixy)`` of the kernel image (robust to noisy wings).
+
+        See `~skystack.image.psf.base.measure_adaptive_moments`; for a Gaussian PSF they equal its
+        covariance.
+        """
+        _, _, ixx, iyy, ixy = measure_adaptive_moments(self.compute_kernel_image(x, y))
         return (ixx, iyy, ixy)
 
     def fwhm(self, x: float | None = None, y: float | None = None) -> float:
