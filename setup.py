@@ -9,7 +9,7 @@ setup(
     package_dir={"": "python", "skystack.resources.config": "config"},
     package_data={
         "": ["*.yaml", "*.yml", "*.json", "py.typed"],
-        "skystack.resources.config": ["*.yaml", "**/*.yaml", "**/*.yml"],
+        "skystack.resources.config": ["*.yaml", "**/*.yaml", "**/*.yml", "**/README.md"],
     },
     include_package_data=False,
 )
