@@ -145,7 +145,7 @@ def test_refcat(tiny_run: SimulationResult) -> None:
     objects = pq.read_table(tiny_run.truth_dir / "objects.parquet").to_pandas().set_index("id")
     assert ref.num_rows > 0 and ref.schema.field("r_flux").metadata[b"unit"] == b"nJy"
     mags = objects.loc[ref.column("id").to_numpy(), "mag_r"]
-    assert (mags < 20.5).all()
+    assert (mags < SimulatorConfig.preset("tiny").refcat_mag_max).all()
 
 
 def test_cli(tmp_path) -> None:

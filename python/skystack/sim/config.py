@@ -52,7 +52,9 @@ class EffectsConfig(Config):
 class SkyConfig(Config):
     """The astrophysical scene."""
 
-    star_density: float = field(8000.0, doc="Stars per square degree with r brighter than mag_max.", ge=0)
+    star_density: float = field(
+        40000.0, doc="Stars per square degree with r brighter than mag_max (a mid-latitude field).", ge=0
+    )
     star_mag_min: float = field(14.0, doc="Brightest star magnitude (r).")
     star_mag_max: float = field(24.0, doc="Faintest star magnitude (r).")
     star_lf_slope: float = field(0.3, doc="Slope of log10 N(<m) per magnitude (luminosity function).", gt=0)
@@ -120,7 +122,9 @@ class SimulatorConfig(Config):
         default_factory=lambda: {"u": 0.45, "g": 0.2, "r": 0.12, "i": 0.08, "z": 0.06, "y": 0.06},
         doc="Atmospheric extinction (mag per airmass) per band.",
     )
-    refcat_mag_max: float = field(20.5, doc="Faintest reference-catalogue star (r).")
+    refcat_mag_max: float = field(
+        22.0, doc="Faintest reference-catalogue star (r): a Gaia-like depth, tens of stars per detector."
+    )
     refcat_epoch: float = field(2016.0, doc="Epoch (Julian year) of the reference catalogue.")
     refcat_position_error: float = field(5.0, doc="RMS reference position error (mas).", ge=0)
     refcat_flux_error: float = field(0.01, doc="Fractional RMS flux error of the reference catalogue.", ge=0)
